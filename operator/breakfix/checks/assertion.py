@@ -1,0 +1,107 @@
+"""Assertion trees, in the spirit of Kyverno Chainsaw: match a partial object against a live one.
+
+- Maps match as subsets: fields the tree does not mention are ignored.
+- A key in parentheses is a JMESPath expression evaluated on the current node, e.g.
+  ``(conditions[?type=='Ready'] | [0].status): "True"`` or ``(spec.replicas > `2`): true``.
+- A list matches when every expected element matches some actual element, in any order
+  (unlike kuttl, neither length nor position matters).
+- A map matched against a list must match every element, and the list must not be empty.
+- ``null`` expects the field to be absent or null.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    path: str
+    expected: Any
+    actual: Any
+
+    def __str__(self) -> str:
+        got = "nothing" if self.actual is _MISSING else _show(self.actual)
+        return f"{self.path}: expected {_show(self.expected)}, got {got}"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _join(path: str, key: str) -> str:
+    return key if not path else f"{path}.{key}"
+
+
+def _lookup(actual: Any, key: str) -> Any:
+    if key.startswith("(") and key.endswith(")"):
+        try:
+            return jmespath.search(key[1:-1], actual)
+        except jmespath.exceptions.JMESPathError as exc:
+            raise ValueError(f"invalid JMESPath expression {key}: {exc}") from exc
+    if isinstance(actual, dict):
+        return actual.get(key, _MISSING)
+    return _MISSING
+
+
+def match(expected: Any, actual: Any, path: str = "") -> list[Mismatch]:
+    """Every way `actual` fails the assertion tree `expected`; empty when it matches."""
+    if isinstance(expected, dict):
+        if isinstance(actual, list):
+            if not actual:
+                return [Mismatch(path or "object", expected, actual)]
+            for index, item in enumerate(actual):
+                found = match(expected, item, f"{path}[{index}]")
+                if found:
+                    return found
+            return []
+        if not isinstance(actual, dict):
+            return [Mismatch(path or "object", expected, actual)]
+        problems: list[Mismatch] = []
+        for key, value in expected.items():
+            problems += match(value, _lookup(actual, str(key)), _join(path, str(key)))
+        return problems
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return [Mismatch(path, expected, actual)]
+        for index, item in enumerate(expected):
+            if not any(not match(item, candidate) for candidate in actual):
+                return [Mismatch(f"{path}[{index}]", item, actual)]
+        return []
+    if expected is None:
+        return [] if actual is _MISSING or actual is None else [Mismatch(path, None, actual)]
+    if actual is _MISSING:
+        return [Mismatch(path, expected, actual)]
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        ok = expected is actual
+    elif isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        ok = expected == actual
+    else:
+        ok = type(expected) is type(actual) and expected == actual
+    return [] if ok else [Mismatch(path, expected, actual)]
+
+
+def validate_tree(expected: Any, path: str = "expect") -> list[str]:
+    """Syntax errors in the JMESPath keys of a tree, for offline validation."""
+    errors: list[str] = []
+    if isinstance(expected, dict):
+        for key, value in expected.items():
+            key = str(key)
+            if key.startswith("(") and key.endswith(")"):
+                try:
+                    jmespath.compile(key[1:-1])
+                except jmespath.exceptions.JMESPathError as exc:
+                    errors.append(f"{path}.{key}: invalid JMESPath: {exc}")
+            errors += validate_tree(value, _join(path, key))
+    elif isinstance(expected, list):
+        for index, item in enumerate(expected):
+            errors += validate_tree(item, f"{path}[{index}]")
+    return errors

@@ -1,0 +1,1 @@
+"""The `breakfix` command line (also `kubectl breakfix`)."""

@@ -1,0 +1,1 @@
+"""The Kopf operator: thin handlers around the pure scenario, checks and status logic."""

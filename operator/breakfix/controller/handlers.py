@@ -1,0 +1,172 @@
+"""Kopf handlers: caches and wake-ups for watched kinds, one loop per Lab, cleanup on delete."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import kopf
+
+from breakfix import GROUP, NAMESPACE_PREFIX, VERSION
+from breakfix.controller.lab_loop import LabLoop, LoopSettings
+from breakfix.controller.signals import Signals
+from breakfix.kube.client import Kube
+from breakfix.kube.provision import teardown
+from breakfix.kube.watched import WATCHED, WatchedKind
+from breakfix.scenario.render import namespace_for
+
+
+class Runtime:
+    """Process-wide state shared by the handlers (one operator per process)."""
+
+    kube: Kube | None = None
+    signals = Signals()
+    settings = LoopSettings()
+
+
+def slim(body: kopf.Body) -> dict[str, Any]:
+    """A plain copy without managedFields and last-applied annotations, the bulk of most objects."""
+    obj = dict(body)
+    meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
+    annotations = meta.get("annotations")
+    if annotations and "kubectl.kubernetes.io/last-applied-configuration" in annotations:
+        meta["annotations"] = {
+            k: v
+            for k, v in annotations.items()
+            if k != "kubectl.kubernetes.io/last-applied-configuration"
+        }
+    obj["metadata"] = meta
+    return obj
+
+
+def _in_labs(namespace: str | None, **_: Any) -> bool:
+    return bool(namespace and namespace.startswith(NAMESPACE_PREFIX))
+
+
+def _register(watched: WatchedKind) -> None:
+    """Cache objects of one kind in a Kopf index and wake the labs that depend on them.
+
+    Kopf starts no daemon before every index is filled, so a lab never grades a half-loaded cache.
+    """
+    when = _in_labs if watched.namespaced else None
+    if watched.kind == "Namespace":
+
+        def when(name: str, **_: Any) -> bool:  # type: ignore[misc]
+            return name.startswith(NAMESPACE_PREFIX)
+
+    def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
+        return {namespace or "": slim(body)}
+
+    def wake(namespace: str | None, name: str, **_: Any) -> None:
+        if watched.namespaced:
+            Runtime.signals.namespace(namespace or "")
+        else:
+            if watched.kind == "Namespace":
+                Runtime.signals.namespace(name)
+            Runtime.signals.kind(watched.kind)
+
+    kopf.index(watched.group, watched.version, watched.plural, id=watched.index_id, when=when)(
+        index
+    )
+    kopf.on.event(
+        watched.group, watched.version, watched.plural, id=f"wake_{watched.plural}", when=when
+    )(wake)
+
+
+for _watched in WATCHED:
+    _register(_watched)
+
+
+@kopf.index(GROUP, VERSION, "scenarios")
+def scenarios(name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any]:
+    return {name: dict(spec)}
+
+
+@kopf.on.event(GROUP, VERSION, "scenarios")
+def scenario_changed(name: str, **_: Any) -> None:
+    Runtime.signals.scenario(name)
+
+
+@kopf.on.event(GROUP, VERSION, "labs")
+def lab_changed(name: str, **_: Any) -> None:
+    Runtime.signals.lab(name)
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/cleanup"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # Kopf's own log lines would otherwise become Events on every object; ours are explicit.
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    Runtime.settings = LoopSettings(
+        safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
+    )
+    if Runtime.kube is None:
+        Runtime.kube = await Kube.connect()
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if Runtime.kube is not None:
+        await Runtime.kube.close()
+        Runtime.kube = None
+
+
+@kopf.daemon(GROUP, VERSION, "labs", id="lab", cancellation_timeout=5.0)
+async def lab(
+    body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    assert Runtime.kube is not None
+    indexes = {w.index_id: kwargs[w.index_id] for w in WATCHED}
+
+    def post(type_: str, reason: str, message: str) -> None:
+        kopf.event(body, type=type_, reason=reason, message=message[:1024])
+
+    loop = LabLoop(
+        kube=Runtime.kube,
+        signals=Runtime.signals,
+        settings=Runtime.settings,
+        body=body,
+        indexes=indexes,
+        scenarios=_Scenarios(kwargs["scenarios"]),
+        post_event=post,
+        logger=logger,
+    )
+    await loop.run(lambda: bool(stopped), lambda: stopped.wait())
+
+
+class _Scenarios(Mapping[str, Any]):
+    """The scenario index seen as a mapping of name to spec."""
+
+    def __init__(self, index: kopf.Index[str, dict[str, Any]]) -> None:
+        self.index = index
+
+    def __getitem__(self, name: str) -> Any:
+        store = self.index.get(name)
+        if not store:
+            raise KeyError(name)
+        return next(iter(store))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@kopf.on.delete(GROUP, VERSION, "labs")
+async def lab_deleted(name: str, status: kopf.Status, logger: kopf.Logger, **_: Any) -> None:
+    """Owner references already collect the namespace; deleting it here makes it prompt, and
+    the cluster-scoped objects listed in the status are removed even if their owner link broke."""
+    assert Runtime.kube is not None
+    await teardown(Runtime.kube, namespace_for(name), list(status.get("clusterObjects") or []))
+    logger.info(f"lab {name} cleaned up")

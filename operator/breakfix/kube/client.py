@@ -1,0 +1,178 @@
+"""A thin async layer over kubernetes_asyncio for what the operator and the CLI do."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.dynamic import DynamicClient
+from kubernetes_asyncio.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+from kubernetes_asyncio.dynamic.resource import Resource
+
+from breakfix import FIELD_MANAGER
+
+Obj = dict[str, Any]
+
+__all__ = ["ApiException", "Kube", "NotFoundError", "ResourceNotFoundError", "load_config"]
+
+
+async def load_config(
+    kubeconfig: str | None = None, context: str | None = None
+) -> client.ApiClient:
+    """An API client from a kubeconfig (or KUBECONFIG), falling back to in-cluster credentials."""
+    cfg = client.Configuration()
+    try:
+        await config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=cfg
+        )
+    except config.ConfigException:
+        if kubeconfig or context:
+            raise
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    return client.ApiClient(configuration=cfg)
+
+
+class Kube:
+    """Typed helpers on top of one shared API client; resources are discovered once."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self._dynamic: DynamicClient | None = None
+
+    @classmethod
+    async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Kube:
+        return cls(await load_config(kubeconfig, context))
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            self._dynamic = await DynamicClient(self.api)
+        return self._dynamic
+
+    async def resource(self, api_version: str, kind: str) -> Resource:
+        dyn = await self.dynamic()
+        try:
+            return await dyn.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            # A CRD installed after discovery ran: look again once.
+            await dyn.resources.invalidate_cache()
+            return await dyn.resources.get(api_version=api_version, kind=kind)
+
+    async def apply(self, obj: Obj, namespace: str | None = None) -> Obj:
+        """Server-side apply with our field manager, taking ownership of conflicting fields."""
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        dyn = await self.dynamic()
+        result = await dyn.server_side_apply(
+            res,
+            body=obj,
+            namespace=namespace if res.namespaced else None,
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+        return _plain(result)
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Obj | None:
+        res = await self.resource(api_version, kind)
+        dyn = await self.dynamic()
+        try:
+            result = await dyn.get(res, name=name, namespace=namespace if res.namespaced else None)
+        except NotFoundError:
+            return None
+        return _plain(result)
+
+    async def list_objects(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
+        res = await self.resource(api_version, kind)
+        dyn = await self.dynamic()
+        result = await dyn.get(res, namespace=(namespace or None) if res.namespaced else None)
+        return [dict(item) for item in _plain(result).get("items", [])]
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        grace_seconds: int | None = None,
+    ) -> bool:
+        """Delete in the background; False when it was already gone."""
+        res = await self.resource(api_version, kind)
+        dyn = await self.dynamic()
+        body: Obj = {"propagationPolicy": "Background"}
+        if grace_seconds is not None:
+            body["gracePeriodSeconds"] = grace_seconds
+        try:
+            await dyn.delete(
+                res, name=name, namespace=namespace if res.namespaced else None, body=body
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Any,
+        patch_type: str = "strategic",
+        namespace: str | None = None,
+    ) -> Obj:
+        content_types = {
+            "strategic": "application/strategic-merge-patch+json",
+            "merge": "application/merge-patch+json",
+            "json": "application/json-patch+json",
+        }
+        res = await self.resource(api_version, kind)
+        dyn = await self.dynamic()
+        result = await dyn.patch(
+            res,
+            body=patch,
+            name=name,
+            namespace=namespace if res.namespaced else None,
+            content_type=content_types[patch_type],
+        )
+        return _plain(result)
+
+    async def patch_status(self, api_version: str, kind: str, name: str, patch: Obj) -> None:
+        res = await self.resource(api_version, kind)
+        dyn = await self.dynamic()
+        await dyn.patch(
+            res.subresources["status"],
+            body=patch,
+            name=name,
+            content_type="application/merge-patch+json",
+        )
+
+    async def can_i(self, user: str, groups: list[str], attributes: Obj) -> bool:
+        review = client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=user,
+                groups=groups,
+                resource_attributes=client.V1ResourceAttributes(**attributes),
+            )
+        )
+        result = await client.AuthorizationV1Api(self.api).create_subject_access_review(review)
+        return bool(result.status.allowed)
+
+    async def logs(self, namespace: str, pod: str, container: str | None) -> str:
+        with contextlib.suppress(ApiException):
+            kwargs: dict[str, Any] = {"tail_lines": 500}
+            if container:
+                kwargs["container"] = container
+            text = await client.CoreV1Api(self.api).read_namespaced_pod_log(
+                pod, namespace, **kwargs
+            )
+            return str(text)
+        return ""
+
+
+def _plain(value: Any) -> Obj:
+    if hasattr(value, "to_dict"):
+        return dict(value.to_dict())
+    return dict(value)

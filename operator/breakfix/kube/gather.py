@@ -1,0 +1,64 @@
+"""Gather the snapshot a lab's checks need: from the watch cache where possible, else the API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from breakfix.checks.diagnose import labels_match, live
+from breakfix.checks.snapshot import AccessNeed, LogsNeed, Need, ObjectsNeed, Snapshot
+from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
+from breakfix.kube.watched import BY_API_KIND
+
+# index id -> {namespace or "": iterable of cached objects}
+Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
+
+
+def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
+    watched = BY_API_KIND.get((need.api_version, need.kind))
+    if watched is None or watched.index_id not in indexes:
+        return None
+    index = indexes[watched.index_id]
+    if watched.namespaced and need.namespace == "":
+        return [obj for store in index.values() for obj in store]
+    return list(index.get(need.namespace if watched.namespaced else "", ()))
+
+
+async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
+    snapshot = Snapshot(now=time.time())
+
+    async def fetch(need: Need) -> None:
+        try:
+            if isinstance(need, ObjectsNeed):
+                objs = cached(indexes, need)
+                if objs is None:
+                    objs = await kube.list_objects(need.api_version, need.kind, need.namespace)
+                snapshot.objects[need] = objs
+            elif isinstance(need, AccessNeed):
+                attrs = {
+                    "verb": need.verb,
+                    "resource": need.resource,
+                    "group": need.group,
+                    "subresource": need.subresource,
+                    "name": need.name,
+                    "namespace": need.namespace,
+                }
+                snapshot.access[need] = await kube.can_i(need.user, list(need.groups), attrs)
+        except ResourceNotFoundError:
+            snapshot.errors[need] = "this cluster does not serve that kind"
+        except ApiException as exc:
+            snapshot.errors[need] = f"{exc.status} {exc.reason}"
+
+    await asyncio.gather(*(fetch(n) for n in needs if not isinstance(n, LogsNeed)))
+    # Logs come last: which pods to read depends on the pods just gathered.
+    for need in needs:
+        if isinstance(need, LogsNeed):
+            pods = snapshot.list("v1", "Pod", need.namespace)
+            for pod in live(pods):
+                if labels_match(pod, dict(need.selector)):
+                    name = pod["metadata"]["name"]
+                    text = await kube.logs(need.namespace, name, need.container)
+                    snapshot.logs[(need.namespace, name, need.container or "")] = text
+    return snapshot

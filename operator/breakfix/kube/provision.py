@@ -1,0 +1,136 @@
+"""Creating and removing a lab's objects: its namespace, its manifests, cluster-scoped extras."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any
+
+from breakfix import API_VERSION, LAB_LABEL, SCENARIO_LABEL
+from breakfix.kube.client import ApiException, Kube
+from breakfix.lab.models import Learner
+
+Obj = dict[str, Any]
+
+# Objects others depend on go first: a quota or limit must exist before the pods it governs.
+KIND_ORDER = [
+    "Namespace",
+    "StorageClass",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ResourceQuota",
+    "LimitRange",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "PersistentVolumeClaim",
+    "NetworkPolicy",
+    "Service",
+]
+
+
+def apply_order(manifests: list[Obj]) -> list[Obj]:
+    def rank(obj: Obj) -> int:
+        kind = obj.get("kind", "")
+        return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+    return sorted(manifests, key=rank)
+
+
+def owner_reference(lab: Obj) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Lab",
+        "name": lab["metadata"]["name"],
+        "uid": lab["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def lab_labels(lab: Obj) -> dict[str, str]:
+    return {
+        LAB_LABEL: lab["metadata"]["name"],
+        SCENARIO_LABEL: lab["spec"]["scenario"],
+        "app.kubernetes.io/managed-by": "breakfix",
+    }
+
+
+def namespace_object(lab: Obj, namespace: str, labels: dict[str, str]) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace,
+            "labels": {**labels, **lab_labels(lab)},
+            "ownerReferences": [owner_reference(lab)],
+        },
+    }
+
+
+def learner_binding(learner: Learner, namespace: str) -> Obj:
+    """Namespace admin for the learner: RBAC labs need Roles and RoleBindings, which `edit`
+    does not grant; the binding is namespaced, so nothing outside the lab is reachable."""
+    subject: Obj = {"kind": learner.kind, "name": learner.name}
+    if learner.kind == "ServiceAccount":
+        subject["namespace"] = learner.namespace
+    else:
+        subject["apiGroup"] = "rbac.authorization.k8s.io"
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "breakfix-learner", "namespace": namespace},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "admin",
+        },
+        "subjects": [subject],
+    }
+
+
+async def apply_manifests(kube: Kube, lab: Obj, namespace: str, manifests: list[Obj]) -> list[Obj]:
+    """Apply every manifest; returns references to the cluster-scoped objects created."""
+    cluster_objects = []
+    for manifest in apply_order(manifests):
+        obj = copy.deepcopy(manifest)
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("labels", {}).update(lab_labels(lab))
+        res = await kube.resource(obj["apiVersion"], obj["kind"])
+        if res.namespaced:
+            meta["namespace"] = namespace
+        else:
+            # Cluster-scoped objects die with the Lab too, and are listed in its status.
+            meta["ownerReferences"] = [owner_reference(lab)]
+            cluster_objects.append(
+                {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"]}
+            )
+        await kube.apply(obj, namespace if res.namespaced else None)
+    return cluster_objects
+
+
+async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> None:
+    """Delete the lab namespace and the cluster-scoped objects; pods go at once, without grace,
+    so a reset does not wait for containers that ignore SIGTERM."""
+    try:
+        pods = await kube.list_objects("v1", "Pod", namespace)
+    except ApiException:
+        pods = []
+    await asyncio.gather(
+        *(kube.delete("v1", "Pod", p["metadata"]["name"], namespace, grace_seconds=0) for p in pods)
+    )
+    await kube.delete("v1", "Namespace", namespace)
+    for ref in cluster_objects:
+        await kube.delete(ref["apiVersion"], ref["kind"], ref["name"])
+
+
+async def wait_gone(kube: Kube, namespace: str, timeout: float = 180.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await kube.get("v1", "Namespace", namespace) is None:
+            return True
+        await asyncio.sleep(0.5)
+    return False

@@ -1,0 +1,65 @@
+"""The kinds the operator watches and caches: every kind a lab's checks commonly read.
+
+Checks on other kinds still work; they read through the API instead of the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WatchedKind:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def index_id(self) -> str:
+        """The handler id, and so the keyword under which Kopf passes the index to handlers."""
+        return "cache_" + (self.group.replace(".", "_") + "_" if self.group else "") + self.plural
+
+
+# Secrets are deliberately absent: caching every Secret of the cluster is not worth the
+# permission; a pod that lacks its Secret shows the problem in its own status.
+WATCHED = (
+    WatchedKind("", "v1", "pods", "Pod"),
+    WatchedKind("", "v1", "services", "Service"),
+    WatchedKind("", "v1", "serviceaccounts", "ServiceAccount"),
+    WatchedKind("", "v1", "configmaps", "ConfigMap"),
+    WatchedKind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    WatchedKind("", "v1", "resourcequotas", "ResourceQuota"),
+    WatchedKind("", "v1", "limitranges", "LimitRange"),
+    WatchedKind("", "v1", "namespaces", "Namespace", namespaced=False),
+    WatchedKind("", "v1", "nodes", "Node", namespaced=False),
+    WatchedKind("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False),
+    WatchedKind("apps", "v1", "deployments", "Deployment"),
+    WatchedKind("apps", "v1", "replicasets", "ReplicaSet"),
+    WatchedKind("apps", "v1", "statefulsets", "StatefulSet"),
+    WatchedKind("apps", "v1", "daemonsets", "DaemonSet"),
+    WatchedKind("batch", "v1", "jobs", "Job"),
+    WatchedKind("batch", "v1", "cronjobs", "CronJob"),
+    WatchedKind("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    WatchedKind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+    WatchedKind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
+    WatchedKind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+    WatchedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    WatchedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    WatchedKind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    WatchedKind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
+    WatchedKind("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False),
+)
+
+BY_API_KIND = {(w.api_version, w.kind): w for w in WATCHED}

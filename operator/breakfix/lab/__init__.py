@@ -1,0 +1,1 @@
+"""Labs: one learner's attempt at a scenario, and how its status is computed."""

@@ -1,0 +1,165 @@
+"""The lab folder format (labs/<id>/) and its conversion to Scenario objects.
+
+lab.yaml        title, difficulty, category, tags, variables, namespace, timeouts, hints
+task.md         the task text for the learner (Jinja, like every other string)
+manifests/      the broken objects, one or more YAML documents per file, applied in order
+checks.yaml     `symptoms` (prove it is broken) and `checks` (prove it is fixed)
+solution.yaml   `explanation` and the `steps` of the reference solution
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from breakfix import API_VERSION
+from breakfix.checks.models import NAME_PATTERN
+from breakfix.scenario.models import ScenarioSpec
+
+LAB_FILES = ("lab.yaml", "task.md", "checks.yaml", "solution.yaml")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: {self.field}: {self.message}"
+            if self.field
+            else f"{self.path}: {self.message}"
+        )
+
+
+class CatalogError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LabFolder:
+    id: str
+    path: Path
+    spec: ScenarioSpec
+
+    def to_scenario(self) -> dict[str, Any]:
+        return scenario_object(self.id, self.spec)
+
+
+def scenario_object(name: str, spec: ScenarioSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Scenario",
+        "metadata": {"name": name, "labels": {"breakfix.dev/catalog": "builtin"}},
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+
+
+def _load_yaml(path: Path, problems: list[Problem], multi: bool = False) -> Any:
+    try:
+        text = path.read_text()
+        if multi:
+            return [d for d in yaml.safe_load_all(text) if d is not None]
+        return yaml.safe_load(text) or {}
+    except FileNotFoundError:
+        problems.append(Problem(str(path), "", "file is missing"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(str(path), "", f"not valid YAML: {exc}"))
+    return [] if multi else {}
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_lab(folder: Path) -> LabFolder:
+    """Read and validate one lab folder; CatalogError lists every problem with file and field."""
+    problems: list[Problem] = []
+    lab_id = folder.name
+    if not re.match(NAME_PATTERN, lab_id) or len(lab_id) > 50:
+        problems.append(
+            Problem(
+                str(folder),
+                "",
+                "folder name must be a DNS label of at most "
+                "50 characters (it becomes the Scenario name)",
+            )
+        )
+    meta = _load_yaml(folder / "lab.yaml", problems)
+    checks = _load_yaml(folder / "checks.yaml", problems)
+    solution = _load_yaml(folder / "solution.yaml", problems)
+    try:
+        task = (folder / "task.md").read_text()
+    except FileNotFoundError:
+        problems.append(Problem(str(folder / "task.md"), "", "file is missing"))
+        task = ""
+    manifest_files = sorted((folder / "manifests").glob("*.yaml"))
+    if not manifest_files:
+        problems.append(Problem(str(folder / "manifests"), "", "no *.yaml manifests"))
+    manifests: list[Any] = []
+    origin: list[Path] = []
+    for path in manifest_files:
+        docs = _load_yaml(path, problems, multi=True)
+        manifests += docs
+        origin += [path] * len(docs)
+    for name, part in (("lab.yaml", meta), ("checks.yaml", checks), ("solution.yaml", solution)):
+        if not isinstance(part, dict):
+            problems.append(Problem(str(folder / name), "", "must be a mapping"))
+    if problems:
+        raise CatalogError(problems)
+    for key in ("task", "manifests", "symptoms", "checks", "solution"):
+        if key in meta:
+            problems.append(
+                Problem(str(folder / "lab.yaml"), key, "belongs in its own file, not lab.yaml")
+            )
+    raw = {**meta, "task": task, "manifests": manifests, **checks, "solution": solution}
+    try:
+        spec = ScenarioSpec.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            top = loc[0] if loc else ""
+            if top == "task":
+                file = folder / "task.md"
+            elif top in ("symptoms", "checks"):
+                file = folder / "checks.yaml"
+            elif top == "solution":
+                file = folder / "solution.yaml"
+                loc = loc[1:]
+            elif top == "manifests" and len(loc) > 1 and isinstance(loc[1], int):
+                file = origin[loc[1]]
+            else:
+                file = folder / "lab.yaml"
+            problems.append(Problem(str(file), _loc(loc), err["msg"]))
+    if problems:
+        raise CatalogError(problems)
+    return LabFolder(id=lab_id, path=folder, spec=spec)
+
+
+def load_catalog(root: Path) -> list[LabFolder]:
+    """Every lab folder below `root` (a folder with lab.yaml), or one lab folder itself."""
+    if (root / "lab.yaml").exists():
+        return [load_lab(root)]
+    folders = sorted(p.parent for p in root.glob("*/lab.yaml"))
+    labs, problems = [], []
+    for folder in folders:
+        try:
+            labs.append(load_lab(folder))
+        except CatalogError as exc:
+            problems += exc.problems
+    if not folders:
+        problems.append(Problem(str(root), "", "no lab folders (a folder with lab.yaml) found"))
+    if problems:
+        raise CatalogError(problems)
+    return labs

@@ -1,0 +1,151 @@
+"""The Scenario spec: one pydantic model validates both the CRD objects and the lab folders."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from breakfix.checks.assertion import validate_tree
+from breakfix.checks.models import NAME_PATTERN, AbsentCheck, Check, Model, ResourceCheck
+
+Difficulty = Literal["easy", "medium", "hard"]
+
+
+class IntRange(Model):
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Variable(Model):
+    """A value drawn from the lab's seed: one of `choices`, an integer in `range`, or a suffix."""
+
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    choices: list[Any] | None = Field(None, min_length=1)
+    range: IntRange | None = None
+    suffix: int | None = Field(None, ge=1, le=16, description="Random [a-z0-9] of this length.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Variable:
+        kinds = [k for k in ("choices", "range", "suffix") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a variable needs exactly one of choices, range, suffix")
+        return self
+
+
+class Hint(Model):
+    text: str = Field(min_length=1)
+    cost: int = Field(10, ge=0, le=100, description="Points taken off the score when revealed.")
+
+
+class ObjectRef(Model):
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    name: str
+    namespace: str | None = None
+
+
+class PatchStep(ObjectRef):
+    type: Literal["strategic", "merge", "json"] = "strategic"
+    patch: dict[str, Any] | list[Any]
+
+
+class SolutionStep(Model):
+    """One step of the reference solution, run by the self-test exactly as a learner could."""
+
+    apply: dict[str, Any] | None = None
+    patch: PatchStep | None = None
+    delete: ObjectRef | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SolutionStep:
+        if sum(x is not None for x in (self.apply, self.patch, self.delete)) != 1:
+            raise ValueError("a solution step needs exactly one of apply, patch, delete")
+        return self
+
+
+class Solution(Model):
+    explanation: str = Field(min_length=1)
+    steps: list[SolutionStep] = Field(min_length=1)
+
+
+class NamespaceSpec(Model):
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Timeouts(Model):
+    symptoms_seconds: int = Field(120, ge=5, le=3600, alias="symptomsSeconds")
+    solve_seconds: int = Field(
+        60,
+        ge=5,
+        le=3600,
+        alias="solveSeconds",
+        description="How long the self-test waits for Solved after the reference solution.",
+    )
+
+
+class ManifestMeta(Model):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(min_length=1)
+
+
+class Manifest(Model):
+    """A Kubernetes object; only the identifying fields are checked here, the API server checks
+    the rest when the lab is provisioned."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    api_version: str = Field(alias="apiVersion", min_length=1)
+    kind: str = Field(min_length=1)
+    metadata: ManifestMeta
+
+
+class ScenarioSpec(Model):
+    title: str = Field(min_length=3)
+    task: str = Field(min_length=10, description="Markdown for the learner.")
+    difficulty: Difficulty
+    category: str = Field(pattern=NAME_PATTERN)
+    tags: list[str] = Field(default_factory=list)
+    estimated_minutes: int = Field(10, ge=1, le=240, alias="estimatedMinutes")
+    requires: list[str] = Field(
+        default_factory=list,
+        description="Cluster features the lab needs beyond a plain cluster (informational).",
+    )
+    exclusive: bool = Field(
+        False, description="Touches shared cluster state: at most one such lab runs at a time."
+    )
+    timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
+    variables: list[Variable] = Field(default_factory=list)
+    namespace: NamespaceSpec = Field(default_factory=lambda: NamespaceSpec.model_validate({}))
+    manifests: list[Manifest] = Field(min_length=1)
+    symptoms: list[Check] = Field(min_length=1)
+    checks: list[Check] = Field(min_length=1)
+    hints: list[Hint] = Field(default_factory=list, max_length=5)
+    solution: Solution
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScenarioSpec:
+        for field in ("symptoms", "checks"):
+            names = [c.name for c in getattr(self, field)]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{field}: duplicate names {dupes}")
+            for index, check in enumerate(getattr(self, field)):
+                body = check.body
+                if isinstance(body, (ResourceCheck, AbsentCheck)):
+                    errors = validate_tree(body.expect, f"{field}[{index}].expect")
+                    if errors:
+                        raise ValueError("; ".join(errors))
+        names = [v.name for v in self.variables]
+        if len(set(names)) != len(names):
+            raise ValueError("variables: duplicate names")
+        return self
+
+
+def manifest_dicts(spec: ScenarioSpec) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json", by_alias=True, exclude_none=True) for m in spec.manifests]

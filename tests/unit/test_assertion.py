@@ -1,0 +1,72 @@
+from breakfix.checks.assertion import match, validate_tree
+
+POD = {
+    "metadata": {"name": "web-1", "labels": {"app": "web"}},
+    "spec": {
+        "containers": [
+            {"name": "app", "image": "busybox:1.36"},
+            {"name": "side", "image": "busybox:1.36"},
+        ]
+    },
+    "status": {
+        "phase": "Running",
+        "conditions": [
+            {"type": "Ready", "status": "True"},
+            {"type": "PodScheduled", "status": "True"},
+        ],
+    },
+}
+
+
+def test_subset_map_ignores_unmentioned_fields() -> None:
+    assert match({"status": {"phase": "Running"}}, POD) == []
+
+
+def test_scalar_mismatch_names_the_path_and_both_values() -> None:
+    [problem] = match({"status": {"phase": "Pending"}}, POD)
+    assert str(problem) == 'status.phase: expected "Pending", got "Running"'
+
+
+def test_missing_field_is_reported_as_nothing() -> None:
+    [problem] = match({"spec": {"nodeName": "n1"}}, POD)
+    assert str(problem) == 'spec.nodeName: expected "n1", got nothing'
+
+
+def test_jmespath_key_filters_arrays() -> None:
+    tree = {"(status.conditions[?type=='Ready'] | [0].status)": "True"}
+    assert match(tree, POD) == []
+    tree = {"(status.conditions[?type=='Ready'] | [0].status)": "False"}
+    assert match(tree, POD)
+
+
+def test_jmespath_comparison() -> None:
+    assert match({"(length(spec.containers) > `1`)": True}, POD) == []
+    assert match({"(length(spec.containers) > `2`)": True}, POD)
+
+
+def test_list_matches_elements_in_any_order_and_ignores_extra() -> None:
+    assert match({"spec": {"containers": [{"name": "side"}]}}, POD) == []
+    assert match({"spec": {"containers": [{"name": "side"}, {"name": "app"}]}}, POD) == []
+    assert match({"spec": {"containers": [{"name": "other"}]}}, POD)
+
+
+def test_map_against_list_requires_every_element_and_a_non_empty_list() -> None:
+    assert match({"spec": {"containers": {"image": "busybox:1.36"}}}, POD) == []
+    assert match({"spec": {"containers": {"name": "app"}}}, POD)
+    assert match({"items": {"a": 1}}, {"items": []})
+
+
+def test_null_expects_absence() -> None:
+    assert match({"spec": {"nodeName": None}}, POD) == []
+    assert match({"status": {"phase": None}}, POD)
+
+
+def test_types_are_not_coerced() -> None:
+    assert match({"a": "1"}, {"a": 1})
+    assert match({"a": 1}, {"a": True})
+    assert match({"a": 1}, {"a": 1.0}) == []
+
+
+def test_validate_tree_reports_bad_jmespath() -> None:
+    errors = validate_tree({"status": {"(conditions[?type==)": 1}})
+    assert len(errors) == 1 and "status.(conditions[?type==)" in errors[0]

@@ -1,0 +1,60 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from breakfix.scenario.catalog import CatalogError, load_catalog, load_lab
+from tests.paths import LABS
+
+
+def test_builtin_catalog_is_valid() -> None:
+    labs = load_catalog(LABS)
+    assert {"pending-insufficient-cpu", "crashloop-bad-command", "rbac-missing-permission"} <= {
+        lab.id for lab in labs
+    }
+
+
+def broken_copy(tmp_path: Path, edit: str, old: str, new: str) -> Path:
+    dest = tmp_path / "pending-insufficient-cpu"
+    shutil.copytree(LABS / "pending-insufficient-cpu", dest)
+    target = dest / edit
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new, 1))
+    return dest
+
+
+def test_problem_names_file_and_field(tmp_path: Path) -> None:
+    lab = broken_copy(tmp_path, "checks.yaml", "minReplicas: 1", "minReplicas: 0\n      bogus: 1")
+    with pytest.raises(CatalogError) as exc:
+        load_lab(lab)
+    text = str(exc.value)
+    assert (
+        f"{lab}/checks.yaml: checks[0].workloadAvailable.bogus: Extra inputs are not permitted"
+        in text
+    )
+
+
+def test_bad_difficulty_points_at_lab_yaml(tmp_path: Path) -> None:
+    lab = broken_copy(tmp_path, "lab.yaml", "difficulty: easy", "difficulty: trivial")
+    with pytest.raises(CatalogError, match=r"lab\.yaml: difficulty: Input should be"):
+        load_lab(lab)
+
+
+def test_check_with_two_types_is_rejected(tmp_path: Path) -> None:
+    lab = broken_copy(
+        tmp_path,
+        "checks.yaml",
+        "    workloadAvailable:",
+        "    podsReady: {selector: {a: b}}\n    workloadAvailable:",
+    )
+    with pytest.raises(CatalogError, match=r"exactly one of .* got podsReady, workloadAvailable"):
+        load_lab(lab)
+
+
+def test_manifest_problem_names_the_manifest_file(tmp_path: Path) -> None:
+    lab = broken_copy(tmp_path, "manifests/deployment.yaml", "kind: Deployment\n", "")
+    with pytest.raises(
+        CatalogError, match=r"manifests/deployment.yaml: manifests\[0\].kind: Field required"
+    ):
+        load_lab(lab)

@@ -1,0 +1,194 @@
+"""The checks engine against realistic object snapshots (shapes as the API server returns them)."""
+
+from breakfix.checks.evaluate import evaluate
+from breakfix.checks.models import Check
+from breakfix.checks.snapshot import Snapshot, access_need, needs
+
+NS = "lab-t"
+NOW = 1_800_000_000.0
+
+
+def iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod(
+    name: str,
+    *,
+    ready_since: float | None = None,
+    waiting: str | None = None,
+    last_exit: int | None = None,
+    restarts: int = 0,
+    pending: str | None = None,
+) -> dict:
+    conditions = []
+    if pending:
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": pending,
+            }
+        )
+    else:
+        conditions.append({"type": "PodScheduled", "status": "True"})
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "True" if ready_since else "False",
+                "lastTransitionTime": iso(ready_since or NOW - 100),
+            }
+        )
+    status: dict = {"phase": "Pending" if pending else "Running", "conditions": conditions}
+    if not pending:
+        cs: dict = {
+            "name": "app",
+            "restartCount": restarts,
+            "ready": bool(ready_since),
+            "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}},
+        }
+        if last_exit is not None:
+            cs["lastState"] = {"terminated": {"exitCode": last_exit, "reason": "Error"}}
+        status["containerStatuses"] = [cs]
+    return {"metadata": {"name": name, "namespace": NS, "labels": {"app": "web"}}, "status": status}
+
+
+def deployment(replicas: int, available: int, updated: int | None = None) -> dict:
+    return {
+        "metadata": {"name": "web", "namespace": NS, "generation": 2},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}}},
+        "status": {
+            "observedGeneration": 2,
+            "availableReplicas": available,
+            "updatedReplicas": replicas if updated is None else updated,
+        },
+    }
+
+
+def snap(**objects: list[dict]) -> Snapshot:
+    s = Snapshot(now=NOW)
+    kinds = {
+        "pods": ("v1", "Pod"),
+        "deployments": ("apps/v1", "Deployment"),
+        "services": ("v1", "Service"),
+        "slices": ("discovery.k8s.io/v1", "EndpointSlice"),
+    }
+    from breakfix.checks.snapshot import ObjectsNeed
+
+    for key, objs in objects.items():
+        api, kind = kinds[key]
+        s.objects[ObjectsNeed(api, kind, NS)] = objs
+    return s
+
+
+def check(body: dict) -> Check:
+    return Check.model_validate({"name": "c", "description": "d", **body})
+
+
+def test_workload_available_names_the_crashing_pod() -> None:
+    c = check({"workloadAvailable": {"name": "web", "forSeconds": 5}})
+    s = snap(
+        deployments=[deployment(1, 0)],
+        pods=[pod("web-abc", waiting="CrashLoopBackOff", last_exit=127, restarts=3)],
+    )
+    result = evaluate(c, s, NS)
+    assert not result.passed
+    assert result.message == (
+        "Deployment web: 0/1 replicas available; pod web-abc: container app "
+        "CrashLoopBackOff, last exit 127, 3 restarts"
+    )
+
+
+def test_workload_available_waits_for_the_hold_time_and_says_when() -> None:
+    c = check({"workloadAvailable": {"name": "web", "forSeconds": 5}})
+    s = snap(deployments=[deployment(1, 1)], pods=[pod("web-abc", ready_since=NOW - 2)])
+    result = evaluate(c, s, NS)
+    assert not result.passed and result.recheck_at == NOW + 3
+    s = snap(deployments=[deployment(1, 1)], pods=[pod("web-abc", ready_since=NOW - 6)])
+    assert evaluate(c, s, NS).passed
+
+
+def test_workload_scaled_to_zero_fails_min_replicas() -> None:
+    c = check({"workloadAvailable": {"name": "web", "minReplicas": 1}})
+    result = evaluate(c, snap(deployments=[deployment(0, 0)], pods=[]), NS)
+    assert not result.passed and "0 replicas desired" in result.message
+
+
+def test_missing_workload_is_a_failure_not_an_error() -> None:
+    c = check({"workloadAvailable": {"name": "web"}})
+    result = evaluate(c, snap(deployments=[], pods=[]), NS)
+    assert not result.passed and result.message == "no Deployment named web in namespace lab-t"
+
+
+def test_pending_pod_reason_is_reported() -> None:
+    c = check({"podsReady": {"selector": {"app": "web"}}})
+    s = snap(pods=[pod("web-1", pending="0/1 nodes are available: 1 Insufficient cpu.")])
+    result = evaluate(c, s, NS)
+    assert (
+        "pod web-1 is Pending (Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.)"
+        in result.message
+    )
+
+
+def test_resource_check_with_selector_and_match_any() -> None:
+    pods = [pod("a", ready_since=NOW - 50), pod("b", waiting="ErrImagePull")]
+    expect = {"(status.containerStatuses[0].state.waiting.reason)": "ErrImagePull"}
+    all_ = check({"resource": {"kind": "Pod", "selector": {"app": "web"}, "expect": expect}})
+    any_ = check(
+        {"resource": {"kind": "Pod", "selector": {"app": "web"}, "expect": expect, "match": "any"}}
+    )
+    assert not evaluate(all_, snap(pods=pods), NS).passed
+    assert evaluate(any_, snap(pods=pods), NS).passed
+
+
+def test_absent_check() -> None:
+    c = check({"absent": {"kind": "Pod", "name": "a"}})
+    assert not evaluate(c, snap(pods=[pod("a")]), NS).passed
+    assert evaluate(c, snap(pods=[pod("b")]), NS).passed
+
+
+def test_can_i_uses_the_service_account_identity() -> None:
+    c = check(
+        {
+            "canI": {
+                "subject": {"kind": "ServiceAccount", "name": "sa"},
+                "verb": "list",
+                "resource": "pods",
+            }
+        }
+    )
+    [need] = needs(c, NS)
+    assert need == access_need(c.body, NS)  # type: ignore[arg-type]
+    assert need.user == "system:serviceaccount:lab-t:sa" and need.namespace == NS
+    s = Snapshot(now=NOW, access={need: False})
+    result = evaluate(c, s, NS)
+    assert not result.passed
+    assert result.message == "ServiceAccount sa cannot list pods in namespace lab-t (it should)"
+    s.access[need] = True
+    assert evaluate(c, s, NS).passed
+
+
+def test_service_endpoints_explains_an_unmatched_selector() -> None:
+    c = check({"serviceEndpoints": {"service": "web"}})
+    svc = {"metadata": {"name": "web"}, "spec": {"selector": {"app": "wbe"}}}
+    result = evaluate(c, snap(services=[svc], slices=[], pods=[pod("a", ready_since=1)]), NS)
+    assert (
+        result.message == "Service web: 0 ready endpoints, need 1; selector app=wbe matches no pod"
+    )
+    ready_slice = {
+        "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+        "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
+    }
+    assert evaluate(c, snap(services=[svc], slices=[ready_slice], pods=[]), NS).passed
+
+
+def test_unreadable_kind_fails_with_the_reason() -> None:
+    c = check({"resource": {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w"}})
+    s = Snapshot(now=NOW)
+    [need] = needs(c, NS)
+    s.errors[need] = "this cluster does not serve that kind"
+    result = evaluate(c, s, NS)
+    assert not result.passed and "does not serve" in result.message

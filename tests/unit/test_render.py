@@ -1,0 +1,43 @@
+import pytest
+
+from breakfix.scenario.catalog import load_lab
+from breakfix.scenario.models import Variable
+from breakfix.scenario.render import RenderError, derive_variables, render, render_tree
+from tests.paths import LABS
+
+
+def test_same_seed_same_values_and_different_seeds_vary() -> None:
+    variables = [
+        Variable.model_validate({"name": "app", "choices": ["a", "b", "c", "d"]}),
+        Variable.model_validate({"name": "n", "range": {"min": 1, "max": 1000}}),
+        Variable.model_validate({"name": "s", "suffix": 6}),
+    ]
+    first = derive_variables(variables, "x", 7)
+    assert first == derive_variables(variables, "x", 7)
+    seen = {tuple(derive_variables(variables, "x", seed).values()) for seed in range(20)}
+    assert len(seen) > 10
+    assert first["s"][0].isalpha() and len(first["s"]) == 6
+
+
+def test_single_expression_keeps_its_type() -> None:
+    out = render_tree({"replicas": "{{ n }}", "name": "web-{{ n }}"}, {"n": 3}, "m")
+    assert out == {"replicas": 3, "name": "web-3"}
+
+
+def test_undefined_variable_names_the_field() -> None:
+    with pytest.raises(RenderError, match=r"m\.metadata\.name: 'nope' is undefined"):
+        render_tree({"metadata": {"name": "{{ nope }}"}}, {}, "m")
+
+
+def test_render_lab_fills_namespace_and_checks() -> None:
+    lab = load_lab(LABS / "pending-insufficient-cpu")
+    rendered = render(lab.spec, lab.id, "alice", seed=3)
+    assert rendered.context["namespace"] == "lab-alice"
+    deployment = rendered.manifests[0]
+    app = rendered.context["app"]
+    assert deployment["metadata"]["name"] == app
+    cpu = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+    assert isinstance(cpu, int) and 48 <= cpu <= 128
+    assert f"`{app}`" in rendered.task
+    body = rendered.checks[0].body
+    assert getattr(body, "name", None) == app

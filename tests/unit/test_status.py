@@ -1,0 +1,82 @@
+from breakfix.checks.models import Check, CheckResult
+from breakfix.lab.status import Evaluation, condition, events_between, graded_status, iso
+from breakfix.scenario.models import Hint
+
+T0 = 1_800_000_000.0
+CHECKS = [
+    Check.model_validate(
+        {"name": "works", "description": "it works", "podsReady": {"selector": {"a": "b"}}}
+    ),
+    Check.model_validate(
+        {
+            "name": "guard",
+            "description": "no shortcut",
+            "guard": True,
+            "absent": {"kind": "Pod", "name": "x"},
+        }
+    ),
+]
+READY = {
+    "conditions": [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "SymptomsConfirmed",
+            "message": "",
+            "observedGeneration": 1,
+            "lastTransitionTime": iso(T0),
+        }
+    ],
+    "startedAt": iso(T0),
+}
+
+
+def results(*passed: bool) -> list[CheckResult]:
+    return [
+        CheckResult(name=c.name, passed=p, message="m") for c, p in zip(CHECKS, passed, strict=True)
+    ]
+
+
+def evaluation(now: float, *passed: bool, hints: int = 0, limit: int | None = None) -> Evaluation:
+    return Evaluation(
+        generation=1,
+        now=now,
+        checks=CHECKS,
+        results=results(*passed),
+        revealed=[Hint(text=f"h{i}", cost=10) for i in range(hints)],
+        time_limit_seconds=limit,
+    )
+
+
+def test_unchanged_results_give_an_identical_status() -> None:
+    first = graded_status(READY, evaluation(T0 + 5, False, True))
+    again = graded_status(first, evaluation(T0 + 50, False, True))
+    assert again == first
+
+
+def test_solving_records_first_solve_score_and_events() -> None:
+    before = graded_status(READY, evaluation(T0 + 5, False, True, hints=1))
+    assert condition(before, "Solved")["reason"] == "ChecksFailing"  # type: ignore[index]
+    assert before["progress"] == "1/2" and before["score"] == 40
+    after = graded_status(before, evaluation(T0 + 65, True, True, hints=1))
+    assert condition(after, "Solved")["status"] == "True"  # type: ignore[index]
+    assert after["firstSolvedAt"] == iso(T0 + 65) and after["timeToSolveSeconds"] == 65
+    assert after["score"] == 90
+    reasons = [r for _, r, _ in events_between(before, after)]
+    assert reasons == ["CheckPassed", "Solved"]
+    assert after["checks"][1]["lastTransitionTime"] == before["checks"][1]["lastTransitionTime"]
+
+
+def test_regression_is_counted_and_first_solve_kept() -> None:
+    solved = graded_status(READY, evaluation(T0 + 10, True, True))
+    broken = graded_status(solved, evaluation(T0 + 20, True, False))
+    assert broken["regressions"] == 1 and broken["firstSolvedAt"] == iso(T0 + 10)
+    assert condition(broken, "Solved")["reason"] == "ShortcutDetected"  # type: ignore[index]
+    assert [r for _, r, _ in events_between(solved, broken)] == ["CheckFailed", "Regressed"]
+
+
+def test_time_limit() -> None:
+    late = graded_status(READY, evaluation(T0 + 120, False, True, limit=60))
+    assert condition(late, "TimeLimitExceeded")["status"] == "True"  # type: ignore[index]
+    solved_late = graded_status(late, evaluation(T0 + 130, True, True, limit=60))
+    assert solved_late["score"] == 0
