@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.cluster import ensure_cluster, kubectl
+from tests.paths import CRDS, ROOT
+
+
+@pytest.fixture(scope="session")
+def cluster() -> str:
+    kubeconfig = ensure_cluster()
+    os.environ["KUBECONFIG"] = kubeconfig
+    return kubeconfig
+
+
+@pytest.fixture(scope="session")
+def installed(cluster: str) -> None:
+    """The CRDs and the built-in Scenarios, as `make install` applies them."""
+    import subprocess
+    import sys
+
+    kubectl("apply", "--server-side", "-f", str(CRDS))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/labs.breakfix.dev",
+        "crd/scenarios.breakfix.dev",
+    )
+    scenarios = subprocess.run(
+        [sys.executable, "-m", "breakfix.cli.main", "export", str(ROOT / "labs")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=scenarios)
+
+
+@pytest.fixture(scope="module")
+def operator(installed: None) -> Iterator[None]:
+    """The operator running in this process (Kopf's own test runner), cluster-wide."""
+    from kopf.testing import KopfRunner
+
+    os.environ.setdefault("BREAKFIX_SAFETY_SECONDS", "60")
+    args = [
+        "run",
+        "--all-namespaces",
+        "--standalone",
+        "--verbose",
+        "-m",
+        "breakfix.controller.handlers",
+    ]
+    with KopfRunner(args, timeout=60) as runner:
+        yield
+    assert runner.exception is None, runner.output[-3000:]

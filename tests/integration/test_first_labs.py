@@ -1,0 +1,110 @@
+"""The first labs, end to end: broken, graded, solved, cleaned up — with the operator in-process."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.cluster import kubectl
+from tests.integration.labs import (
+    apply_reference_solution,
+    condition,
+    create_lab,
+    delete_lab_and_wait_gone,
+    lab,
+    wait_condition,
+)
+
+FIRST_LABS = ["pending-insufficient-cpu", "crashloop-bad-command", "rbac-missing-permission"]
+
+
+@pytest.mark.parametrize("scenario", FIRST_LABS)
+def test_lab_is_broken_then_solved_then_cleaned_up(operator: None, scenario: str) -> None:
+    name = f"t-{scenario[:20]}"
+    create_lab(name, scenario, seed=11)
+    wait_condition(name, "Ready", 150)
+    status = lab(name)["status"]
+    assert all(s["holds"] for s in status["symptoms"])
+    assert condition(name, "Solved")["status"] == "False"
+    assert status["passed"] < status["total"]
+    failing = [c for c in status["checks"] if not c["passed"]]
+    assert failing and all(c["message"] for c in failing)
+
+    started = time.monotonic()
+    apply_reference_solution(name)
+    wait_condition(name, "Solved", 10)
+    solved_after = time.monotonic() - started
+    status = lab(name)["status"]
+    assert status["passed"] == status["total"] and status["score"] == 100
+    assert status["firstSolvedAt"]
+    print(f"{scenario}: Solved {solved_after:.1f}s after the reference solution")
+
+    delete_lab_and_wait_gone(name)
+    leftovers = kubectl("get", "all", "-A", "-l", f"breakfix.dev/lab={name}", "-o", "name")
+    assert leftovers.stdout.strip() == ""
+
+
+def test_unknown_scenario_gives_a_clear_condition(operator: None) -> None:
+    create_lab("t-unknown", "no-such-scenario")
+    wait_condition("t-unknown", "Ready", 30, status="False")
+    ready = condition("t-unknown", "Ready")
+    assert ready["reason"] == "ScenarioNotFound"
+    assert "no-such-scenario" in ready["message"]
+    assert kubectl("get", "namespace", "lab-t-unknown", check=False).returncode != 0
+    kubectl("delete", "lab", "t-unknown")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            '{"scenario": "crashloop-bad-command", "hints": -1}',
+            "spec.hints: Invalid value: -1: spec.hints in body should be greater than or equal to 0",
+        ),
+        ('{"scenario": "Bad_Name"}', "spec.scenario in body should match"),
+        (
+            '{"scenario": "crashloop-bad-command", "timeLimitSeconds": 5}',
+            "spec.timeLimitSeconds: Invalid value: 5",
+        ),
+        (
+            '{"scenario": "crashloop-bad-command", "learner": {"kind": "ServiceAccount", "name": "x"}}',
+            "spec.learner.namespace is required for a ServiceAccount",
+        ),
+    ],
+)
+def test_invalid_spec_is_rejected_by_the_api_server(
+    installed: None, spec: str, message: str
+) -> None:
+    body = f'{{"apiVersion": "breakfix.dev/v1alpha1", "kind": "Lab", "metadata": {{"name": "t-bad"}}, "spec": {spec}}}'
+    proc = kubectl("apply", "-f", "-", input=body, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+    assert kubectl("get", "lab", "t-bad", check=False).returncode != 0
+
+
+def test_scenario_cannot_change_and_hints_cannot_go_back(installed: None) -> None:
+    create_lab("t-immutable", "no-such-scenario", hints=1)
+    try:
+        proc = kubectl(
+            "patch",
+            "lab",
+            "t-immutable",
+            "--type=merge",
+            "-p",
+            '{"spec": {"scenario": "crashloop-bad-command"}}',
+            check=False,
+        )
+        assert "spec.scenario is immutable" in proc.stderr
+        proc = kubectl(
+            "patch",
+            "lab",
+            "t-immutable",
+            "--type=merge",
+            "-p",
+            '{"spec": {"hints": 0}}',
+            check=False,
+        )
+        assert "spec.hints cannot be lowered" in proc.stderr
+    finally:
+        kubectl("delete", "lab", "t-immutable", "--wait=false")
