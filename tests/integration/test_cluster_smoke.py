@@ -26,7 +26,10 @@ spec:
       containers:
       - name: c
         image: {BUSYBOX}
-        command: [sh, -c, "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        command:
+        - sh
+        - -c
+        - mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www
 ---
 apiVersion: v1
 kind: Service

@@ -60,7 +60,7 @@ def test_unknown_scenario_gives_a_clear_condition(operator: None) -> None:
     [
         (
             '{"scenario": "crashloop-bad-command", "hints": -1}',
-            "spec.hints: Invalid value: -1: spec.hints in body should be greater than or equal to 0",
+            "spec.hints: Invalid value: -1: spec.hints in body should be greater than or equal to 0",  # noqa: E501
         ),
         ('{"scenario": "Bad_Name"}', "spec.scenario in body should match"),
         (
@@ -68,7 +68,8 @@ def test_unknown_scenario_gives_a_clear_condition(operator: None) -> None:
             "spec.timeLimitSeconds: Invalid value: 5",
         ),
         (
-            '{"scenario": "crashloop-bad-command", "learner": {"kind": "ServiceAccount", "name": "x"}}',
+            '{"scenario": "crashloop-bad-command", '
+            '"learner": {"kind": "ServiceAccount", "name": "x"}}',
             "spec.learner.namespace is required for a ServiceAccount",
         ),
     ],
@@ -76,7 +77,10 @@ def test_unknown_scenario_gives_a_clear_condition(operator: None) -> None:
 def test_invalid_spec_is_rejected_by_the_api_server(
     installed: None, spec: str, message: str
 ) -> None:
-    body = f'{{"apiVersion": "breakfix.dev/v1alpha1", "kind": "Lab", "metadata": {{"name": "t-bad"}}, "spec": {spec}}}'
+    body = (
+        '{"apiVersion": "breakfix.dev/v1alpha1", "kind": "Lab", "metadata": {"name": "t-bad"}, '
+        f'"spec": {spec}}}'
+    )
     proc = kubectl("apply", "-f", "-", input=body, check=False)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
