@@ -38,6 +38,7 @@ NODE = "localhost"  # resolves to 127.0.0.1 everywhere without touching /etc/hos
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 BRIDGE = "breakfix0"
+NODE_IP = "10.244.0.1"
 CNI_NETWORK = "breakfix"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 BUSYBOX_IMAGES = ["docker.io/library/busybox:1.36", "docker.io/library/busybox:latest"]
@@ -489,7 +490,7 @@ def write_configs(layout: Layout) -> None:
                         "hairpinMode": True,
                         "ipam": {
                             "type": "host-local",
-                            "ranges": [[{"subnet": POD_CIDR, "gateway": "10.244.0.1"}]],
+                            "ranges": [[{"subnet": POD_CIDR, "gateway": NODE_IP}]],
                             "routes": [{"dst": "0.0.0.0/0"}],
                             "dataDir": str(layout.state / "cni-ipam"),
                         },
@@ -648,8 +649,7 @@ def commands(layout: Layout, bin_dir: Path) -> dict[str, list[str]]:
             str(pki / "sa.key"),
             "--authorization-mode",
             "Node,RBAC",
-            "--allow-privileged",
-            "true",
+            "--allow-privileged=true",
             # The only address is loopback, which an Endpoints object may not hold.
             "--endpoint-reconciler-type",
             "none",
@@ -705,8 +705,10 @@ def commands(layout: Layout, bin_dir: Path) -> dict[str, list[str]]:
             str(layout.state / "kubelet-pki"),
             "--hostname-override",
             NODE,
+            # The kubelet refuses a loopback node IP: use the gateway of the pod bridge we own
+            # (the API server still reaches the kubelet through its Hostname, localhost).
             "--node-ip",
-            "127.0.0.1",
+            NODE_IP,
         ],
         "kube-proxy": [str(bin_dir / "kube-proxy"), "--config", str(cfg / "kube-proxy.yaml")],
     }
@@ -729,7 +731,8 @@ def pid_of(layout: Layout, name: str) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
     except FileNotFoundError:
         return None
-    return pid if Path(cmdline).name == name else None
+    # Empty while the process is being exec'd; otherwise it names the program.
+    return pid if not cmdline or Path(cmdline).name == name else None
 
 
 def start(layout: Layout, name: str, argv: list[str]) -> None:
@@ -815,7 +818,8 @@ def wait_for(what: str, predicate: object, layout: Layout, timeout: float) -> No
         if predicate():  # type: ignore[operator]
             return
         for name in COMPONENTS:
-            if (layout.pids / f"{name}.pid").exists() and pid_of(layout, name) is None:
+            pid_file = layout.pids / f"{name}.pid"
+            if pid_file.exists() and not _alive(int(pid_file.read_text())):
                 raise ClusterError(
                     f"{name} exited while waiting for {what}; see {layout.logs / (name + '.log')}"
                 )
@@ -839,10 +843,10 @@ def setup_network() -> None:
         bridge_nf.write_text("1")
     if sh("ip", "link", "show", BRIDGE).returncode != 0:
         sh("ip", "link", "add", BRIDGE, "type", "bridge", check=True)
-        sh("ip", "addr", "add", "10.244.0.1/16", "dev", BRIDGE, check=True)
+        sh("ip", "addr", "add", f"{NODE_IP}/16", "dev", BRIDGE, check=True)
     sh("ip", "link", "set", BRIDGE, "up", check=True)
     # The host reaches ClusterIPs through kube-proxy's NAT rules only if the kernel has a route.
-    sh("ip", "route", "replace", SERVICE_CIDR, "dev", BRIDGE, "src", "10.244.0.1")
+    sh("ip", "route", "replace", SERVICE_CIDR, "dev", BRIDGE, "src", NODE_IP)
 
 
 def teardown_network(layout: Layout, bin_dir: Path | None) -> None:
