@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import kubectl
+from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
     condition,
@@ -112,3 +112,52 @@ def test_scenario_cannot_change_and_hints_cannot_go_back(installed: None) -> Non
         assert "spec.hints cannot be lowered" in proc.stderr
     finally:
         kubectl("delete", "lab", "t-immutable", "--wait=false")
+
+
+def test_reset_restores_the_broken_state_and_clears_progress(operator: None) -> None:
+    name = "t-reset"
+    create_lab(name, "rbac-missing-permission", seed=3)
+    wait_condition(name, "Ready", 60)
+    apply_reference_solution(name)
+    wait_condition(name, "Solved", 10)
+    first_uid = get_json("namespace", f"lab-{name}")["metadata"]["uid"]
+
+    kubectl("patch", "lab", name, "--type=merge", "-p", '{"spec": {"reset": 1}}')
+    # Resetting can be over within a second: wait for its outcome, not for the passing state.
+    wait_until(lambda: lab(name)["status"].get("observedReset") == 1, 120, "the reset")
+    wait_condition(name, "Ready", 120)
+    status = lab(name)["status"]
+    assert status["observedReset"] == 1
+    assert condition(name, "Solved")["status"] == "False"
+    assert "firstSolvedAt" not in status
+    assert get_json("namespace", f"lab-{name}")["metadata"]["uid"] != first_uid
+    reasons = kubectl(
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        f"involvedObject.name={name}",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ).stdout
+    assert "Reset" in reasons.split()
+    delete_lab_and_wait_gone(name)
+
+
+def test_learner_gets_rights_in_the_lab_namespace_only(operator: None) -> None:
+    name = "t-learner"
+    create_lab(
+        name, "rbac-missing-permission", seed=1, learner={"kind": "User", "name": "student-7"}
+    )
+    wait_condition(name, "Ready", 60)
+
+    def can(verb: str, resource: str, namespace: str) -> str:
+        return kubectl(
+            "auth", "can-i", verb, resource, "-n", namespace, "--as=student-7", check=False
+        ).stdout.strip()
+
+    assert can("patch", "roles", f"lab-{name}") == "yes"
+    assert can("delete", "pods", f"lab-{name}") == "yes"
+    assert can("list", "pods", "default") == "no"
+    delete_lab_and_wait_gone(name)

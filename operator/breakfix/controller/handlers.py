@@ -12,6 +12,7 @@ import kopf
 from breakfix import GROUP, NAMESPACE_PREFIX, VERSION
 from breakfix.controller.lab_loop import LabLoop, LoopSettings
 from breakfix.controller.signals import Signals
+from breakfix.kube import events
 from breakfix.kube.client import Kube
 from breakfix.kube.provision import teardown
 from breakfix.kube.watched import WATCHED, WatchedKind
@@ -128,8 +129,9 @@ async def lab(
     assert Runtime.kube is not None
     indexes = {w.index_id: kwargs[w.index_id] for w in WATCHED}
 
-    def post(type_: str, reason: str, message: str) -> None:
-        kopf.event(body, type=type_, reason=reason, message=message[:1024])
+    async def post(type_: str, reason: str, message: str) -> None:
+        assert Runtime.kube is not None
+        await events.post(Runtime.kube, dict(body), type_, reason, message)
 
     loop = LabLoop(
         kube=Runtime.kube,

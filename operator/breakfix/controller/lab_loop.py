@@ -45,7 +45,7 @@ from breakfix.lab.status import (
 from breakfix.scenario.models import ScenarioSpec
 from breakfix.scenario.render import RenderedScenario, RenderError, namespace_for, render
 
-EventPoster = Callable[[str, str, str], None]
+EventPoster = Callable[[str, str, str], Awaitable[None]]
 
 # Fields that describe one provisioning; a reset or a lost namespace clears them.
 PROGRESS_FIELDS = (
@@ -176,7 +176,7 @@ class LabLoop:
             except ApiException as exc:
                 await teardown(self.kube, self.namespace, status.get("clusterObjects") or [])
                 message = f"could not create the scenario's objects: {_api_error(exc)}"
-                self.post_event("Warning", "ProvisioningFailed", message)
+                await self.post_event("Warning", "ProvisioningFailed", message)
                 return await self._not_ready(
                     status,
                     generation,
@@ -217,7 +217,7 @@ class LabLoop:
             status["hints"] = [h.text for h in revealed]
             status["hintsUsed"] = len(revealed)
         for old_hint in range(len(self.written.get("hints") or []), len(revealed)):
-            self.post_event(
+            await self.post_event(
                 "Normal",
                 "HintRevealed",
                 f"hint {old_hint + 1} of {len(rendered.hints)} revealed "
@@ -238,7 +238,7 @@ class LabLoop:
             if lost
             else f"reset {spec.reset}: deleting namespace {self.namespace} and provisioning again"
         )
-        self.post_event("Normal", reason, message)
+        await self.post_event("Normal", reason, message)
         status = await self._clear(status, generation, "Resetting", message)
         await teardown(self.kube, self.namespace, self.written.get("clusterObjects") or [])
         await wait_gone(self.kube, self.namespace)
@@ -309,14 +309,14 @@ class LabLoop:
                 conditions, READY, "True", "SymptomsConfirmed", message, generation, now
             )
             status["startedAt"] = iso(now)
-            self.post_event("Normal", "Provisioned", message)
+            await self.post_event("Normal", "Provisioned", message)
         elif now >= deadline:
             message = (
                 f"after {scenario.timeouts.symptoms_seconds}s the scenario is still not "
                 f"broken as intended: {missing[0].name}: {missing[0].message}"
             )
             if (condition(status, READY) or {}).get("reason") != "SymptomsNotObserved":
-                self.post_event("Warning", "SymptomsNotObserved", message)
+                await self.post_event("Warning", "SymptomsNotObserved", message)
             conditions = set_condition(
                 conditions, READY, "False", "SymptomsNotObserved", message, generation, now
             )
@@ -353,7 +353,7 @@ class LabLoop:
         now = time.time()
         previous = condition(status, READY) or {}
         if previous.get("reason") != reason and reason not in ("Resetting",):
-            self.post_event("Warning", reason, message)
+            await self.post_event("Warning", reason, message)
         conditions = set_condition(
             status.get("conditions") or [], READY, "False", reason, message, generation, now
         )
@@ -383,7 +383,7 @@ class LabLoop:
             return
         await self.kube.patch_status("breakfix.dev/v1alpha1", "Lab", self.name, {"status": patch})
         for type_, reason, message in events_between(self.written, status):
-            self.post_event(type_, reason, message)
+            await self.post_event(type_, reason, message)
         self.written = copy.deepcopy(status)
 
 
