@@ -13,6 +13,9 @@ from tests.paths import LABS
 
 
 def create_lab(name: str, scenario: str, seed: int | None = None, **spec: Any) -> None:
+    """Create a Lab, first removing one of that name that an interrupted run left behind."""
+    if kubectl("get", "lab", name, check=False).returncode == 0:
+        delete_lab_and_wait_gone(name)
     body: dict[str, Any] = {"scenario": scenario, **spec}
     if seed is not None:
         body["seed"] = seed
