@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from breakfix.scenario.catalog import load_lab
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -15,6 +19,7 @@ from tests.integration.labs import (
     lab,
     wait_condition,
 )
+from tests.paths import LABS
 
 FIRST_LABS = ["pending-insufficient-cpu", "crashloop-bad-command", "rbac-missing-permission"]
 
@@ -161,3 +166,49 @@ def test_learner_gets_rights_in_the_lab_namespace_only(operator: None) -> None:
     assert can("delete", "pods", f"lab-{name}") == "yes"
     assert can("list", "pods", "default") == "no"
     delete_lab_and_wait_gone(name)
+
+
+def _custom_scenario(name: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    """A course's own Scenario, derived from a built-in one and applied with kubectl."""
+    scenario = load_lab(LABS / "pending-insufficient-cpu").to_scenario()
+    scenario["metadata"] = {"name": name}
+    edit(scenario["spec"])
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(scenario))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "edit", "reason", "message"),
+    [
+        (
+            "t-rejected",
+            lambda spec: spec["manifests"][0]["spec"].update(replicas=-1),
+            "ProvisioningFailed",
+            "spec.replicas: Invalid value: -1",
+        ),
+        (
+            "t-unrenderable",
+            lambda spec: spec["manifests"][0]["metadata"].update(name="{{ no_such_variable }}"),
+            "RenderFailed",
+            "manifests[0].metadata.name: 'no_such_variable' is undefined",
+        ),
+    ],
+)
+def test_scenario_that_cannot_be_provisioned_leaves_nothing(
+    operator: None,
+    scenario: str,
+    edit: Callable[[dict[str, Any]], None],
+    reason: str,
+    message: str,
+) -> None:
+    _custom_scenario(scenario, edit)
+    name = f"{scenario}-lab"
+    create_lab(name, scenario)
+    wait_until(lambda: condition(name, "Ready").get("reason") == reason, 30, reason)
+    assert message in condition(name, "Ready")["message"]
+    wait_until(
+        lambda: kubectl("get", "namespace", f"lab-{name}", check=False).returncode != 0,
+        60,
+        "no lab namespace",
+    )
+    delete_lab_and_wait_gone(name)
+    kubectl("delete", "scenario", scenario)

@@ -10,6 +10,7 @@ import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
 
 
 def main() -> None:
+    kopf.configure(verbose=False)
     asyncio.run(kopf.operator(clusterwide=True, standalone=True))
 
 

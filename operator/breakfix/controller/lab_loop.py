@@ -163,7 +163,13 @@ class LabLoop:
         ):
             status = await self._reset(status, spec, generation)
         if not status.get("provisioned"):
-            if self._namespace_terminating():
+            failed_at = status.get("provisioningFailedAt")
+            if failed_at and status.get("provisioningFailedGeneration") == generation:
+                # Do not hammer the API with a scenario it rejects: retry after a pause, or at
+                # once when the Lab changes.
+                retry_at = parse_iso(failed_at) + self.settings.retry_seconds
+                if now < retry_at:
+                    return retry_at
                 return await self._not_ready(
                     status,
                     generation,
@@ -175,6 +181,8 @@ class LabLoop:
                 status = await self._provision(status, spec, rendered, generation, now)
             except ApiException as exc:
                 await teardown(self.kube, self.namespace, status.get("clusterObjects") or [])
+                status["provisioningFailedAt"] = iso(now)
+                status["provisioningFailedGeneration"] = generation
                 message = f"could not create the scenario's objects: {_api_error(exc)}"
                 await self.post_event("Warning", "ProvisioningFailed", message)
                 return await self._not_ready(
@@ -239,8 +247,9 @@ class LabLoop:
             else f"reset {spec.reset}: deleting namespace {self.namespace} and provisioning again"
         )
         await self.post_event("Normal", reason, message)
+        cluster_objects = status.get("clusterObjects") or []
         status = await self._clear(status, generation, "Resetting", message)
-        await teardown(self.kube, self.namespace, self.written.get("clusterObjects") or [])
+        await teardown(self.kube, self.namespace, cluster_objects)
         await wait_gone(self.kube, self.namespace)
         return status
 
@@ -270,6 +279,8 @@ class LabLoop:
         cluster_objects = await apply_manifests(self.kube, lab, self.namespace, rendered.manifests)
         if spec.learner:
             await self.kube.apply(learner_binding(spec.learner, self.namespace), self.namespace)
+        status.pop("provisioningFailedAt", None)
+        status.pop("provisioningFailedGeneration", None)
         status.update(
             {
                 "provisioned": True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -81,10 +82,15 @@ class Kube:
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
         try:
-            result = await dyn.get(res, name=name, namespace=namespace if res.namespaced else None)
+            return _plain(
+                await dyn.get(res, name=name, namespace=namespace if res.namespaced else None)
+            )
         except NotFoundError:
             return None
-        return _plain(result)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     async def list_objects(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         res = await self.resource(api_version, kind)
@@ -107,11 +113,17 @@ class Kube:
         if grace_seconds is not None:
             body["gracePeriodSeconds"] = grace_seconds
         try:
-            await dyn.delete(
-                res, name=name, namespace=namespace if res.namespaced else None, body=body
+            _plain(
+                await dyn.delete(
+                    res, name=name, namespace=namespace if res.namespaced else None, body=body
+                )
             )
         except NotFoundError:
             return False
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
         return True
 
     async def patch(
@@ -142,12 +154,13 @@ class Kube:
     async def patch_status(self, api_version: str, kind: str, name: str, patch: Obj) -> None:
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
-        await dyn.patch(
+        result = await dyn.patch(
             res.subresources["status"],
             body=patch,
             name=name,
             content_type="application/merge-patch+json",
         )
+        _plain(result)
 
     async def can_i(self, user: str, groups: list[str], attributes: Obj) -> bool:
         review = client.V1SubjectAccessReview(
@@ -173,6 +186,14 @@ class Kube:
 
 
 def _plain(value: Any) -> Obj:
-    if hasattr(value, "to_dict"):
-        return dict(value.to_dict())
-    return dict(value)
+    """A plain dict of a response; a failure Status becomes an ApiException.
+
+    kubernetes_asyncio's dynamic client asks for unparsed responses and so returns error
+    Statuses instead of raising them.
+    """
+    obj = dict(value.to_dict()) if hasattr(value, "to_dict") else dict(value)
+    if obj.get("kind") == "Status" and obj.get("status") == "Failure":
+        exc = ApiException(status=int(obj.get("code", 0)), reason=str(obj.get("reason", "")))
+        exc.body = json.dumps(obj).encode()
+        raise exc
+    return obj
