@@ -59,6 +59,57 @@ def export(
     yaml.safe_dump_all([lab.to_scenario() for lab in labs], sys.stdout, sort_keys=False)
 
 
+@app.command()
+def selftest(
+    path: Path = typer.Argument(Path("labs"), help="A lab folder, or a folder of lab folders."),
+    lab: list[str] = typer.Option([], "--lab", "-l", help="Only these labs (repeatable)."),
+    seeds: int = typer.Option(2, help="How many random seeds to try per lab."),
+    seed: list[int] = typer.Option([], help="Use these seeds instead of random ones."),
+    parallel: int = typer.Option(4, min=1, help="Labs in flight at once."),
+    junit: Path | None = typer.Option(None, help="Write a JUnit XML report here."),
+    operator: str = typer.Option(
+        "inprocess", help="`inprocess` runs the operator here; `external` uses a running one."
+    ),
+    kubeconfig: str | None = typer.Option(None, envvar="KUBECONFIG", help="Kubeconfig file."),
+    context: str | None = typer.Option(None, help="Kubeconfig context."),
+) -> None:
+    """Prove labs on a real cluster: broken when applied, Solved by the reference solution,
+    nothing left after delete. Installs the CRDs and Scenarios it needs first.
+
+    **Examples:** `breakfix selftest labs/` · `breakfix selftest --lab crashloop-bad-command
+    --seed 7` · `breakfix selftest --operator external --junit selftest.xml`
+    """
+    import asyncio
+
+    from breakfix.selftest.command import run
+
+    try:
+        labs = load_catalog(path)
+    except CatalogError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    if lab:
+        unknown = sorted(set(lab) - {x.id for x in labs})
+        if unknown:
+            errors.print(f"no such lab in {path}: {', '.join(unknown)}")
+            raise typer.Exit(2)
+        labs = [x for x in labs if x.id in lab]
+    ok = asyncio.run(
+        run(
+            labs,
+            seeds=seed or None,
+            seeds_per_lab=seeds,
+            parallel=parallel,
+            junit=junit,
+            inprocess=operator == "inprocess",
+            kubeconfig=kubeconfig,
+            context=context,
+            console=console,
+        )
+    )
+    raise typer.Exit(0 if ok else 1)
+
+
 def main() -> None:
     app()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -63,15 +65,17 @@ class Kube:
             await dyn.resources.invalidate_cache()
             return await dyn.resources.get(api_version=api_version, kind=kind)
 
-    async def apply(self, obj: Obj, namespace: str | None = None) -> Obj:
-        """Server-side apply with our field manager, taking ownership of conflicting fields."""
+    async def apply(
+        self, obj: Obj, namespace: str | None = None, field_manager: str = FIELD_MANAGER
+    ) -> Obj:
+        """Server-side apply, taking ownership of conflicting fields."""
         res = await self.resource(obj["apiVersion"], obj["kind"])
         dyn = await self.dynamic()
         result = await dyn.server_side_apply(
             res,
             body=obj,
             namespace=namespace if res.namespaced else None,
-            field_manager=FIELD_MANAGER,
+            field_manager=field_manager,
             force_conflicts=True,
         )
         return _plain(result)
@@ -197,3 +201,53 @@ def _plain(value: Any) -> Obj:
         exc.body = json.dumps(obj).encode()
         raise exc
     return obj
+
+
+async def wait_for(
+    kube: Kube,
+    api_version: str,
+    kind: str,
+    name: str,
+    predicate: Callable[[Obj | None], bool],
+    timeout: float,
+    namespace: str | None = None,
+) -> Obj | None:
+    """Watch one object until `predicate` holds for it (None: it does not exist).
+
+    Returns the object as last seen; raises TimeoutError when `timeout` passes first.
+    """
+    res = await kube.resource(api_version, kind)
+    ns = namespace if res.namespaced else None
+    dyn = await kube.dynamic()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        current = await kube.get(api_version, kind, name, ns)
+        if predicate(current):
+            return current
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise TimeoutError(f"{kind} {name}: condition not met within {timeout:.0f}s")
+        version = (current or {}).get("metadata", {}).get("resourceVersion")
+        try:
+            stream = dyn.watch(
+                res,
+                namespace=ns,
+                field_selector=f"metadata.name={name}",
+                resource_version=version,
+                timeout=max(1, int(remaining)),
+            )
+            async with asyncio.timeout(remaining), contextlib.aclosing(stream):
+                async for event in stream:
+                    obj = _plain(event["raw_object"])
+                    if event["type"] == "DELETED":
+                        if predicate(None):
+                            return None
+                    elif predicate(obj):
+                        return obj
+        except TimeoutError:
+            raise TimeoutError(f"{kind} {name}: condition not met within {timeout:.0f}s") from None
+        except ApiException as exc:
+            # 410 Gone: the version we watched from is too old; read again and resume.
+            if exc.status != 410:
+                raise

@@ -1,0 +1,1 @@
+"""Reports for people and CI: terminal tables and JUnit XML."""

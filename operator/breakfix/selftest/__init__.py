@@ -1,0 +1,1 @@
+"""Proving the catalog: every lab is broken as described and solved by its reference solution."""
