@@ -90,6 +90,12 @@ lint: venv ## ruff and mypy
 unit: venv ## unit tests (no cluster)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
+LAB ?=
+.PHONY: selftest
+selftest: venv ## prove every lab (or LAB=<id>) on the current cluster; writes selftest.junit.xml
+	@if [ -z "$$KUBECONFIG" ]; then eval "$$($(PYTHON) hack/cluster.py up)"; fi; \
+	$(BIN)/breakfix selftest labs/ $(if $(LAB),--lab $(LAB)) --junit selftest.junit.xml
+
 .PHONY: test
 test: venv lint ## everything: lint, unit tests, then integration tests on the local cluster
 	$(BIN)/breakfix validate labs/

@@ -66,6 +66,9 @@ def selftest(
     seeds: int = typer.Option(2, help="How many random seeds to try per lab."),
     seed: list[int] = typer.Option([], help="Use these seeds instead of random ones."),
     parallel: int = typer.Option(4, min=1, help="Labs in flight at once."),
+    variants: bool = typer.Option(
+        True, help="Also try each lab's variants.yaml: other fixes and shortcuts."
+    ),
     junit: Path | None = typer.Option(None, help="Write a JUnit XML report here."),
     operator: str = typer.Option(
         "inprocess", help="`inprocess` runs the operator here; `external` uses a running one."

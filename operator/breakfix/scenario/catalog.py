@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from breakfix import API_VERSION
 from breakfix.checks.models import NAME_PATTERN
-from breakfix.scenario.models import ScenarioSpec
+from breakfix.scenario.models import ScenarioSpec, Variants
 
 LAB_FILES = ("lab.yaml", "task.md", "checks.yaml", "solution.yaml")
 
@@ -49,6 +49,7 @@ class LabFolder:
     id: str
     path: Path
     spec: ScenarioSpec
+    variants: Variants | None = None
 
     def to_scenario(self) -> dict[str, Any]:
         return scenario_object(self.id, self.spec)
@@ -142,9 +143,19 @@ def load_lab(folder: Path) -> LabFolder:
             else:
                 file = folder / "lab.yaml"
             problems.append(Problem(str(file), _loc(loc), err["msg"]))
+    variants = None
+    if (folder / "variants.yaml").exists():
+        raw_variants = _load_yaml(folder / "variants.yaml", problems)
+        try:
+            variants = Variants.model_validate(raw_variants)
+        except ValidationError as exc:
+            problems += [
+                Problem(str(folder / "variants.yaml"), _loc(tuple(e["loc"])), e["msg"])
+                for e in exc.errors()
+            ]
     if problems:
         raise CatalogError(problems)
-    return LabFolder(id=lab_id, path=folder, spec=spec)
+    return LabFolder(id=lab_id, path=folder, spec=spec, variants=variants)
 
 
 def load_catalog(root: Path) -> list[LabFolder]:

@@ -149,3 +149,17 @@ class ScenarioSpec(Model):
 
 def manifest_dicts(spec: ScenarioSpec) -> list[dict[str, Any]]:
     return [m.model_dump(mode="json", by_alias=True, exclude_none=True) for m in spec.manifests]
+
+
+class Variant(Model):
+    """Another way a learner might act: a valid fix (must reach Solved) or a shortcut (must not)."""
+
+    description: str = Field(min_length=1)
+    steps: list[SolutionStep] = Field(min_length=1)
+
+
+class Variants(Model):
+    """labs/<id>/variants.yaml: test data proving the checks grade outcomes, not one solution."""
+
+    fixes: list[Variant] = Field(default_factory=list)
+    shortcuts: list[Variant] = Field(default_factory=list)

@@ -16,7 +16,14 @@ import jinja2.nativetypes
 from jinja2.sandbox import SandboxedEnvironment
 
 from breakfix.checks.models import Check
-from breakfix.scenario.models import Hint, ScenarioSpec, Solution, Variable, manifest_dicts
+from breakfix.scenario.models import (
+    Hint,
+    ScenarioSpec,
+    Solution,
+    SolutionStep,
+    Variable,
+    manifest_dicts,
+)
 
 
 class RenderError(ValueError):
@@ -148,3 +155,15 @@ def _render_checks(checks: list[Check], context: dict[str, Any], field: str) -> 
         except ValueError as exc:
             raise RenderError(f"{field}[{i}] after rendering: {exc}") from exc
     return out
+
+
+def render_steps(
+    spec: ScenarioSpec, scenario: str, lab: str, seed: int, steps: list[SolutionStep]
+) -> Solution:
+    """Steps of a variant, rendered like the reference solution (wrapped as a Solution)."""
+    context = lab_context(spec, scenario, lab, seed)
+    raw = {
+        "explanation": "variant",
+        "steps": [s.model_dump(by_alias=True, exclude_none=True) for s in steps],
+    }
+    return Solution.model_validate(render_tree(raw, context, "variant"))

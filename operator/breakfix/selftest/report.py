@@ -12,18 +12,25 @@ def _secs(value: float | None) -> str:
     return f"{value:.1f}s" if value is not None else "-"
 
 
+def _run(r: Result) -> str:
+    if r.variant is None:
+        return "reference"
+    return ("fix: " if r.expect_solved else "shortcut: ") + r.variant
+
+
 def table(results: list[Result], wall_seconds: float) -> Table:
     passed = sum(r.passed for r in results)
     out = Table(
         title=f"breakfix self-test: {passed}/{len(results)} passed in {wall_seconds:.0f}s wall time"
     )
-    for column in ("lab", "seed", "ready", "solved", "cleanup", "result"):
+    for column in ("lab", "run", "seed", "ready", "solved", "cleanup", "result"):
         out.add_column(
             column, justify="right" if column in ("seed", "ready", "solved", "cleanup") else "left"
         )
     for r in results:
         out.add_row(
             r.lab,
+            _run(r),
             str(r.seed),
             _secs(r.ready_seconds),
             _secs(r.solved_seconds),
@@ -38,7 +45,7 @@ def junit(results: list[Result]) -> Suite:
         name="selftest",
         cases=[
             Case(
-                name=f"{r.lab}[seed={r.seed}]",
+                name=f"{r.lab}[{_run(r)}, seed={r.seed}]",
                 classname=f"selftest.{r.lab}",
                 seconds=sum(
                     x or 0.0 for x in (r.ready_seconds, r.solved_seconds, r.cleanup_seconds)

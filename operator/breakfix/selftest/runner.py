@@ -8,6 +8,7 @@ every cluster-scoped object gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -18,7 +19,8 @@ from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
 from breakfix.kube.solution import apply_solution
 from breakfix.scenario.catalog import LabFolder
-from breakfix.scenario.render import namespace_for, render
+from breakfix.scenario.models import Variant
+from breakfix.scenario.render import namespace_for, render, render_steps
 
 TERMINAL_REASONS = {
     "ScenarioNotFound",
@@ -30,10 +32,17 @@ TERMINAL_REASONS = {
 }
 
 
+# How long a shortcut must leave the lab unsolved to count as rejected.
+SHORTCUT_OBSERVE_SECONDS = 15.0
+
+
 @dataclass
 class Result:
     lab: str
     seed: int
+    variant: str | None = None
+    name: str = ""
+    expect_solved: bool = True
     ready_seconds: float | None = None
     solved_seconds: float | None = None
     cleanup_seconds: float | None = None
@@ -56,8 +65,18 @@ def _ready_or_stuck(lab: dict[str, Any] | None) -> bool:
     return ready.get("status") == "True" or ready.get("reason") in TERMINAL_REASONS
 
 
-async def run_lab(kube: Kube, folder: LabFolder, seed: int, name: str) -> Result:
-    result = Result(lab=folder.id, seed=seed)
+async def run_lab(
+    kube: Kube,
+    folder: LabFolder,
+    seed: int,
+    name: str,
+    variant: Variant | None = None,
+    expect_solved: bool = True,
+) -> Result:
+    """The reference solution (or `variant`), expecting Solved (or, for a shortcut, not)."""
+    result = Result(
+        lab=folder.id, seed=seed, name=name, variant=variant.description if variant else None
+    )
     spec = folder.spec
     body = {
         "apiVersion": API_VERSION,
@@ -83,9 +102,17 @@ async def run_lab(kube: Kube, folder: LabFolder, seed: int, name: str) -> Result
         if _condition(lab, "Solved").get("status") != "False":
             raise AssertionError("Solved before any fix: the checks do not detect the fault")
 
-        rendered = render(spec, folder.id, name, seed)
+        solution = (
+            render_steps(spec, folder.id, name, seed, variant.steps)
+            if variant
+            else render(spec, folder.id, name, seed).solution
+        )
         fixed = time.monotonic()
-        await apply_solution(kube, rendered.solution, namespace_for(name))
+        await apply_solution(kube, solution, namespace_for(name))
+        if not expect_solved:
+            await _stays_unsolved(kube, name, SHORTCUT_OBSERVE_SECONDS)
+            result.solved_seconds = None
+            return result
         try:
             await wait_for(
                 kube,
@@ -119,6 +146,23 @@ async def run_lab(kube: Kube, folder: LabFolder, seed: int, name: str) -> Result
     return result
 
 
+async def _stays_unsolved(kube: Kube, name: str, seconds: float) -> None:
+    try:
+        lab = await wait_for(
+            kube,
+            API_VERSION,
+            "Lab",
+            name,
+            lambda o: _condition(o, "Solved").get("status") == "True",
+            seconds,
+        )
+    except TimeoutError:
+        return
+    raise AssertionError(
+        f"the shortcut was graded Solved: {_condition(lab, 'Solved').get('message')}"
+    )
+
+
 async def cleanup_lab(kube: Kube, name: str, cluster_objects: list[dict[str, Any]]) -> None:
     await kube.delete(API_VERSION, "Lab", name)
     await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 120)
@@ -136,30 +180,39 @@ async def run_catalog(
     seeds: list[int] | None = None,
     seeds_per_lab: int = 2,
     parallel: int = 4,
+    variants: bool = True,
     on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Every lab with each seed; exclusive labs run alone, the rest `parallel` at a time."""
+    """Every lab with each seed, then each variant once; exclusive labs run one at a time."""
     rng = random.Random()
-    jobs = []
+    jobs: list[tuple[LabFolder, int, str, Variant | None, bool]] = []
     for folder in labs:
         lab_seeds = seeds or rng.sample(range(1, 100_000), seeds_per_lab)
         for index, seed in enumerate(lab_seeds):
-            jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}"))
+            jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}", None, True))
+        if variants and folder.variants:
+            tried = [(v, True) for v in folder.variants.fixes]
+            tried += [(v, False) for v in folder.variants.shortcuts]
+            for index, (variant, solved) in enumerate(tried):
+                jobs.append(
+                    (folder, lab_seeds[0], f"selftest-{folder.id[:40]}-v{index}", variant, solved)
+                )
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
     results: list[Result] = []
 
-    async def one(folder: LabFolder, seed: int, name: str) -> None:
-        if folder.spec.exclusive:
-            async with exclusive, gate:
-                result = await run_lab(kube, folder, seed, name)
-        else:
-            async with gate:
-                result = await run_lab(kube, folder, seed, name)
+    async def one(job: tuple[LabFolder, int, str, Variant | None, bool]) -> None:
+        folder, seed, name, variant, solved = job
+        async with contextlib.AsyncExitStack() as stack:
+            if folder.spec.exclusive:
+                await stack.enter_async_context(exclusive)
+            await stack.enter_async_context(gate)
+            result = await run_lab(kube, folder, seed, name, variant, solved)
+        result.expect_solved = solved
         results.append(result)
         if on_result:
             on_result(result)
 
-    await asyncio.gather(*(one(*job) for job in jobs))
-    order = {(f.id, s): i for i, (f, s, _) in enumerate(jobs)}
-    return sorted(results, key=lambda r: order[(r.lab, r.seed)])
+    await asyncio.gather(*(one(job) for job in jobs))
+    order = {job[2]: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order.get(r.name, 0))

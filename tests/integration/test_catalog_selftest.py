@@ -1,0 +1,45 @@
+"""Every lab in the catalog, proven on the cluster: broken, solvable, graded on outcomes.
+
+This is `breakfix selftest` run inside the test suite with the in-process operator; it also
+tries each lab's variants.yaml (other valid fixes must pass, shortcuts must not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.console import Console
+
+from breakfix.kube.client import Kube
+from breakfix.report import junit
+from breakfix.scenario.catalog import load_catalog
+from breakfix.selftest.report import junit as junit_suite
+from breakfix.selftest.report import table
+from breakfix.selftest.runner import Result, run_catalog
+from tests.paths import LABS, ROOT
+
+
+def test_every_lab_is_broken_then_solved_and_variants_graded(operator: None) -> None:
+    labs = load_catalog(LABS)
+
+    async def run() -> list[Result]:
+        kube = await Kube.connect()
+        try:
+            return await run_catalog(kube, labs, seeds_per_lab=2, parallel=4)
+        finally:
+            await kube.close()
+
+    import time
+
+    started = time.monotonic()
+    results = asyncio.run(run())
+    Console(width=200).print(table(results, time.monotonic() - started))
+    junit.write(ROOT / "selftest.junit.xml", [junit_suite(results)])
+    failed = [
+        f"{r.lab} [{r.variant or 'reference'}] seed {r.seed}: {r.error}"
+        for r in results
+        if not r.passed
+    ]
+    assert not failed, "\n".join(failed)
+    assert len({r.lab for r in results}) == len(labs)
+    assert sum(1 for r in results if r.variant) >= 3
