@@ -2,7 +2,8 @@ import pytest
 
 from breakfix.scenario.catalog import load_lab
 from breakfix.scenario.models import Variable
-from breakfix.scenario.render import RenderError, derive_variables, render, render_tree
+from breakfix.scenario.render import render
+from breakfix.scenario.template import RenderError, derive_variables, render_tree
 from tests.paths import LABS
 
 
@@ -41,3 +42,10 @@ def test_render_lab_fills_namespace_and_checks() -> None:
     assert f"`{app}`" in rendered.task
     body = rendered.checks[0].body
     assert getattr(body, "name", None) == app
+
+
+def test_string_filter_keeps_a_number_a_string() -> None:
+    out = render_tree(
+        {"args": ["-p", "{{ port | string }}"], "port": "{{ port }}"}, {"port": 8080}, "m"
+    )
+    assert out == {"args": ["-p", "8080"], "port": 8080}

@@ -15,7 +15,9 @@ from breakfix.checks.models import (
     CanICheck,
     Check,
     CheckResult,
+    FlowEnd,
     LogsCheck,
+    NetworkFlowCheck,
     PodsReadyCheck,
     ResourceCheck,
     ServiceEndpointsCheck,
@@ -23,6 +25,7 @@ from breakfix.checks.models import (
     WorkloadAvailableCheck,
     format_selector,
 )
+from breakfix.checks.netpol import Endpoint, flow
 from breakfix.checks.snapshot import (
     LogsNeed,
     Need,
@@ -70,6 +73,8 @@ def _evaluate(check: Check, snapshot: Snapshot, namespace: str) -> _Result:
         return _workload(body, snapshot, namespace)
     if isinstance(body, ServiceEndpointsCheck):
         return _endpoints(body, snapshot, namespace)
+    if isinstance(body, NetworkFlowCheck):
+        return _network_flow(body, snapshot, namespace)
     return _logs(body, snapshot, namespace)
 
 
@@ -283,6 +288,36 @@ def _logs(check: LogsCheck, snapshot: Snapshot, namespace: str) -> _Result:
     if hits:
         return _Result(False, f"{label}: pod {hits[0]} logged {check.not_contains!r}")
     return _Result(True, f"{label}: no {check.not_contains!r}")
+
+
+def _network_flow(check: NetworkFlowCheck, snapshot: Snapshot, namespace: str) -> _Result:
+    namespaces = {_name(n): n for n in snapshot.list("v1", "Namespace", "")}
+    policies = live(snapshot.list("networking.k8s.io/v1", "NetworkPolicy", ""))
+
+    def endpoints(end: FlowEnd) -> list[Endpoint]:
+        ns = end.namespace or namespace
+        ns_obj = namespaces.get(
+            ns, {"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}
+        )
+        return [
+            Endpoint(p, ns_obj)
+            for p in live(snapshot.list("v1", "Pod", ns))
+            if labels_match(p, end.selector)
+        ]
+
+    sources, dests = endpoints(check.from_), endpoints(check.to)
+    if not sources or not dests:
+        missing = check.from_ if not sources else check.to
+        return _Result(False, f"no pods with labels {format_selector(missing.selector)}")
+    verdicts = [flow(policies, s, d, check.port, check.protocol) for s in sources for d in dests]
+    wrong = [v for v in verdicts if v.allowed != check.allowed]
+    if not wrong:
+        return _Result(True, verdicts[0].reason)
+    return _Result(
+        False,
+        wrong[0].reason
+        + (" (it should be allowed)" if check.allowed else " (it should be denied)"),
+    )
 
 
 def all_needs(checks: list[Check], namespace: str) -> list[Need]:

@@ -126,6 +126,22 @@ class LogsCheck(Model):
         return self
 
 
+class FlowEnd(Model):
+    selector: dict[str, str]
+    namespace: str | None = None
+
+
+class NetworkFlowCheck(Model):
+    """Would NetworkPolicies allow TCP/UDP traffic between the selected pods? Evaluated from the
+    policies' semantics, so it grades the same with or without an enforcing network plugin."""
+
+    from_: FlowEnd = Field(alias="from")
+    to: FlowEnd
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    allowed: bool = True
+
+
 CHECK_TYPES = (
     "resource",
     "absent",
@@ -134,6 +150,7 @@ CHECK_TYPES = (
     "workloadAvailable",
     "serviceEndpoints",
     "logs",
+    "networkFlow",
 )
 
 CheckBody = (
@@ -144,6 +161,7 @@ CheckBody = (
     | WorkloadAvailableCheck
     | ServiceEndpointsCheck
     | LogsCheck
+    | NetworkFlowCheck
 )
 
 
@@ -162,6 +180,7 @@ class Check(Model):
     workload_available: WorkloadAvailableCheck | None = Field(None, alias="workloadAvailable")
     service_endpoints: ServiceEndpointsCheck | None = Field(None, alias="serviceEndpoints")
     logs: LogsCheck | None = None
+    network_flow: NetworkFlowCheck | None = Field(None, alias="networkFlow")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Check:
@@ -186,6 +205,7 @@ class Check(Model):
             self.workload_available,
             self.service_endpoints,
             self.logs,
+            self.network_flow,
         )
 
     @property

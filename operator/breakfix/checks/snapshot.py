@@ -10,6 +10,7 @@ from breakfix.checks.models import (
     CanICheck,
     Check,
     LogsCheck,
+    NetworkFlowCheck,
     PodsReadyCheck,
     ResourceCheck,
     ServiceEndpointsCheck,
@@ -145,5 +146,13 @@ def needs(check: Check, namespace: str) -> list[Need]:
         return [
             ObjectsNeed("v1", "Pod", ns),
             LogsNeed(ns, tuple(sorted(body.selector.items())), body.container),
+        ]
+    if isinstance(body, NetworkFlowCheck):
+        spaces = {body.from_.namespace or namespace, body.to.namespace or namespace}
+        return [
+            *(ObjectsNeed("v1", "Pod", ns) for ns in sorted(spaces)),
+            # Policies of any namespace may matter, and namespace labels feed selectors.
+            ObjectsNeed("networking.k8s.io/v1", "NetworkPolicy", ""),
+            ObjectsNeed("v1", "Namespace", ""),
         ]
     raise TypeError(f"unknown check body {type(body).__name__}")

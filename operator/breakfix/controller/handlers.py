@@ -16,7 +16,7 @@ from breakfix.kube import events
 from breakfix.kube.client import Kube
 from breakfix.kube.provision import teardown
 from breakfix.kube.watched import WATCHED, WatchedKind
-from breakfix.scenario.render import namespace_for
+from breakfix.scenario.template import namespace_for
 
 
 class Runtime:

@@ -43,7 +43,8 @@ from breakfix.lab.status import (
     set_condition,
 )
 from breakfix.scenario.models import ScenarioSpec
-from breakfix.scenario.render import RenderedScenario, RenderError, namespace_for, render
+from breakfix.scenario.render import RenderedScenario, render
+from breakfix.scenario.template import RenderError, namespace_for
 
 EventPoster = Callable[[str, str, str], Awaitable[None]]
 

@@ -142,7 +142,12 @@ def load_lab(folder: Path) -> LabFolder:
                 file = origin[loc[1]]
             else:
                 file = folder / "lab.yaml"
-            problems.append(Problem(str(file), _loc(loc), err["msg"]))
+            field, message = _loc(loc), str(err["msg"]).removeprefix("Value error, ")
+            # Check validators report the precise path themselves: "checks[1].port: ...".
+            precise = re.match(r"^((?:symptoms|checks)\[\d+\][^:\s]*): (.*)$", message, re.S)
+            if precise:
+                field, message = precise.groups()
+            problems.append(Problem(str(file), field, message))
     variants = None
     if (folder / "variants.yaml").exists():
         raw_variants = _load_yaml(folder / "variants.yaml", problems)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from breakfix.checks.assertion import validate_tree
 from breakfix.checks.models import NAME_PATTERN, AbsentCheck, Check, Model, ResourceCheck
+from breakfix.scenario.template import RenderError, probe_context, render_tree
 
 Difficulty = Literal["easy", "medium", "hard"]
 
@@ -123,24 +131,43 @@ class ScenarioSpec(Model):
     variables: list[Variable] = Field(default_factory=list)
     namespace: NamespaceSpec = Field(default_factory=lambda: NamespaceSpec.model_validate({}))
     manifests: list[Manifest] = Field(min_length=1)
-    symptoms: list[Check] = Field(min_length=1)
-    checks: list[Check] = Field(min_length=1)
+    symptoms: list[dict[str, Any]] = Field(min_length=1)
+    checks: list[dict[str, Any]] = Field(min_length=1)
     hints: list[Hint] = Field(default_factory=list, max_length=5)
     solution: Solution
 
+    @field_validator("symptoms", "checks")
+    @classmethod
+    def _checks_valid(
+        cls, value: list[dict[str, Any]], info: ValidationInfo
+    ) -> list[dict[str, Any]]:
+        """Checks may hold templates anywhere ("{{ port }}" for a number), so they are validated
+        as they render for a probe seed; the error names the check and the field."""
+        context = probe_context(info.data.get("variables") or [])
+        names = []
+        for index, raw in enumerate(value):
+            where = f"{info.field_name}[{index}]"
+            try:
+                check = Check.model_validate(render_tree(raw, context, where))
+            except RenderError as exc:
+                raise ValueError(str(exc)) from exc
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"])
+                raise ValueError(f"{where}{'.' + loc if loc else ''}: {err['msg']}") from exc
+            body = check.body
+            if isinstance(body, (ResourceCheck, AbsentCheck)):
+                errors = validate_tree(body.expect, f"{where}.expect")
+                if errors:
+                    raise ValueError("; ".join(errors))
+            names.append(check.name)
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate names {dupes}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioSpec:
-        for field in ("symptoms", "checks"):
-            names = [c.name for c in getattr(self, field)]
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                raise ValueError(f"{field}: duplicate names {dupes}")
-            for index, check in enumerate(getattr(self, field)):
-                body = check.body
-                if isinstance(body, (ResourceCheck, AbsentCheck)):
-                    errors = validate_tree(body.expect, f"{field}[{index}].expect")
-                    if errors:
-                        raise ValueError("; ".join(errors))
         names = [v.name for v in self.variables]
         if len(set(names)) != len(names):
             raise ValueError("variables: duplicate names")

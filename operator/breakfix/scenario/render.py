@@ -6,14 +6,8 @@ A string that is a single ``{{ expression }}`` keeps the expression's type, so
 
 from __future__ import annotations
 
-import random
-import string
 from dataclasses import dataclass
 from typing import Any
-
-import jinja2
-import jinja2.nativetypes
-from jinja2.sandbox import SandboxedEnvironment
 
 from breakfix.checks.models import Check
 from breakfix.scenario.models import (
@@ -21,71 +15,15 @@ from breakfix.scenario.models import (
     ScenarioSpec,
     Solution,
     SolutionStep,
-    Variable,
     manifest_dicts,
 )
-
-
-class RenderError(ValueError):
-    """The scenario does not render; the message names the field."""
-
-
-class _NativeSandbox(SandboxedEnvironment):
-    concat = staticmethod(jinja2.nativetypes.native_concat)  # type: ignore[assignment]
-    code_generator_class = jinja2.nativetypes.NativeCodeGenerator
-    template_class = jinja2.nativetypes.NativeTemplate
-
-
-_TEXT = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-_NATIVE = _NativeSandbox(undefined=jinja2.StrictUndefined)
-
-
-def derive_variables(variables: list[Variable], scenario: str, seed: int) -> dict[str, Any]:
-    """The same scenario and seed always give the same values, on any machine."""
-    rng = random.Random(f"{scenario}/{seed}")
-    values: dict[str, Any] = {}
-    for var in variables:
-        if var.choices is not None:
-            values[var.name] = rng.choice(var.choices)
-        elif var.range is not None:
-            values[var.name] = rng.randint(var.range.min, var.range.max)
-        else:
-            assert var.suffix is not None
-            alphabet = string.ascii_lowercase + string.digits
-            # A leading letter keeps names valid where a digit may not start them.
-            values[var.name] = rng.choice(string.ascii_lowercase) + "".join(
-                rng.choice(alphabet) for _ in range(var.suffix - 1)
-            )
-    return values
-
-
-def render_tree(tree: Any, context: dict[str, Any], path: str) -> Any:
-    if isinstance(tree, dict):
-        return {
-            render_text(str(k), context, path) if "{" in str(k) else k: render_tree(
-                v, context, f"{path}.{k}"
-            )
-            for k, v in tree.items()
-        }
-    if isinstance(tree, list):
-        return [render_tree(v, context, f"{path}[{i}]") for i, v in enumerate(tree)]
-    if isinstance(tree, str) and ("{{" in tree or "{%" in tree):
-        try:
-            value = _NATIVE.from_string(tree).render(context)
-            if isinstance(value, jinja2.Undefined):
-                # A lone undefined expression is returned, not rendered: make it fail as text does.
-                value._fail_with_undefined_error()
-            return value
-        except jinja2.TemplateError as exc:
-            raise RenderError(f"{path}: {exc}") from exc
-    return tree
-
-
-def render_text(text: str, context: dict[str, Any], path: str) -> str:
-    try:
-        return _TEXT.from_string(text).render(context)
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{path}: {exc}") from exc
+from breakfix.scenario.template import (
+    RenderError,
+    derive_variables,
+    namespace_for,
+    render_text,
+    render_tree,
+)
 
 
 @dataclass(frozen=True)
@@ -110,10 +48,6 @@ def lab_context(spec: ScenarioSpec, scenario: str, lab: str, seed: int) -> dict[
         "scenario": scenario,
         "seed": seed,
     }
-
-
-def namespace_for(lab: str) -> str:
-    return f"lab-{lab}"
 
 
 def render(spec: ScenarioSpec, scenario: str, lab: str, seed: int) -> RenderedScenario:
@@ -144,12 +78,12 @@ def render(spec: ScenarioSpec, scenario: str, lab: str, seed: int) -> RenderedSc
     )
 
 
-def _render_checks(checks: list[Check], context: dict[str, Any], field: str) -> list[Check]:
+def _render_checks(
+    checks: list[dict[str, Any]], context: dict[str, Any], field: str
+) -> list[Check]:
     out = []
     for i, check in enumerate(checks):
-        tree = render_tree(
-            check.model_dump(by_alias=True, exclude_none=True), context, f"{field}[{i}]"
-        )
+        tree = render_tree(check, context, f"{field}[{i}]")
         try:
             out.append(Check.model_validate(tree))
         except ValueError as exc:

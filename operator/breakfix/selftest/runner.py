@@ -20,7 +20,8 @@ from breakfix.kube.client import Kube, wait_for
 from breakfix.kube.solution import apply_solution
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Variant
-from breakfix.scenario.render import namespace_for, render, render_steps
+from breakfix.scenario.render import render, render_steps
+from breakfix.scenario.template import namespace_for
 
 TERMINAL_REASONS = {
     "ScenarioNotFound",

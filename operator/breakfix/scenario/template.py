@@ -1,0 +1,105 @@
+"""Jinja over strings and trees, and seed-derived variables (no scenario models here)."""
+
+from __future__ import annotations
+
+import random
+import string
+from typing import Any
+
+import jinja2
+import jinja2.nativetypes
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class RenderError(ValueError):
+    """The scenario does not render; the message names the field."""
+
+
+def _typed_concat(values: Any) -> Any:
+    """A lone expression keeps its Python type (`{{ port }}` -> 8080, `{{ port|string }}` ->
+    "8080"); anything else is text. Unlike Jinja's native_concat, text is never re-parsed as a
+    literal, so a string that looks like a number stays a string."""
+    parts = list(values)
+    if len(parts) == 1:
+        return parts[0]
+    return "".join(str(p) for p in parts)
+
+
+class _NativeSandbox(SandboxedEnvironment):
+    concat = staticmethod(_typed_concat)
+    code_generator_class = jinja2.nativetypes.NativeCodeGenerator
+
+
+class _TypedTemplate(jinja2.nativetypes.NativeTemplate):
+    # NativeTemplate concatenates through its environment_class, not the environment.
+    environment_class = _NativeSandbox  # type: ignore[assignment]
+
+
+_NativeSandbox.template_class = _TypedTemplate
+
+
+_TEXT = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_NATIVE = _NativeSandbox(undefined=jinja2.StrictUndefined)
+
+
+def derive_variables(variables: list[Any], scenario: str, seed: int) -> dict[str, Any]:
+    """The same scenario and seed always give the same values, on any machine."""
+    rng = random.Random(f"{scenario}/{seed}")
+    values: dict[str, Any] = {}
+    for var in variables:
+        if var.choices is not None:
+            values[var.name] = rng.choice(var.choices)
+        elif var.range is not None:
+            values[var.name] = rng.randint(var.range.min, var.range.max)
+        else:
+            assert var.suffix is not None
+            alphabet = string.ascii_lowercase + string.digits
+            # A leading letter keeps names valid where a digit may not start them.
+            values[var.name] = rng.choice(string.ascii_lowercase) + "".join(
+                rng.choice(alphabet) for _ in range(var.suffix - 1)
+            )
+    return values
+
+
+def render_tree(tree: Any, context: dict[str, Any], path: str) -> Any:
+    if isinstance(tree, dict):
+        return {
+            render_text(str(k), context, path) if "{" in str(k) else k: render_tree(
+                v, context, f"{path}.{k}"
+            )
+            for k, v in tree.items()
+        }
+    if isinstance(tree, list):
+        return [render_tree(v, context, f"{path}[{i}]") for i, v in enumerate(tree)]
+    if isinstance(tree, str) and ("{{" in tree or "{%" in tree):
+        try:
+            value = _NATIVE.from_string(tree).render(context)
+            if isinstance(value, jinja2.Undefined):
+                # A lone undefined expression is returned, not rendered: make it fail as text does.
+                value._fail_with_undefined_error()
+            return value
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{path}: {exc}") from exc
+    return tree
+
+
+def render_text(text: str, context: dict[str, Any], path: str) -> str:
+    try:
+        return _TEXT.from_string(text).render(context)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{path}: {exc}") from exc
+
+
+def namespace_for(lab: str) -> str:
+    return f"lab-{lab}"
+
+
+def probe_context(variables: list[Any]) -> dict[str, Any]:
+    """A context to validate templates offline: seed 0 and a placeholder lab."""
+    return {
+        **derive_variables(variables, "probe", 0),
+        "lab": "probe",
+        "namespace": namespace_for("probe"),
+        "scenario": "probe",
+        "seed": 0,
+    }
