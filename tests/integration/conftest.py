@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -16,13 +18,8 @@ def cluster() -> str:
     return kubeconfig
 
 
-@pytest.fixture(scope="session")
-def installed(cluster: str) -> None:
-    """The CRDs and the built-in Scenarios, as `make install` applies them."""
-    import subprocess
-    import sys
-
-    kubectl("apply", "--server-side", "-f", str(CRDS))
+def install_scenarios() -> None:
+    """The built-in Scenarios, as `make install` applies them (the CRDs must exist)."""
     kubectl(
         "wait",
         "--for=condition=Established",
@@ -39,20 +36,20 @@ def installed(cluster: str) -> None:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=scenarios)
 
 
+@pytest.fixture(scope="session")
+def installed(cluster: str) -> None:
+    """The CRDs and the built-in Scenarios, as `make install` applies them."""
+    kubectl("apply", "--server-side", "-f", str(CRDS))
+    install_scenarios()
+
+
 @pytest.fixture(scope="module")
 def operator(installed: None) -> Iterator[None]:
     """The operator running in this process (Kopf's own test runner), cluster-wide."""
     from kopf.testing import KopfRunner
 
     os.environ.setdefault("BREAKFIX_SAFETY_SECONDS", "60")
-    args = [
-        "run",
-        "--all-namespaces",
-        "--standalone",
-        "--verbose",
-        "-m",
-        "breakfix.controller.handlers",
-    ]
+    args = ["run", "--all-namespaces", "--standalone", "-m", "breakfix.controller.handlers"]
     with KopfRunner(args, timeout=60) as runner:
         yield
     assert runner.exception is None, runner.output[-3000:]

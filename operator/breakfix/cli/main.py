@@ -3,21 +3,156 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 import yaml
 from rich.console import Console
 
+from breakfix.cli import grade as grading
+from breakfix.cli import labs, session
+from breakfix.kube.client import ApiException, Kube
 from breakfix.scenario.catalog import CatalogError, load_catalog
 
+T = TypeVar("T")
+
 app = typer.Typer(
-    help="Run and grade hands-on Kubernetes troubleshooting labs.",
+    help="Run and grade hands-on Kubernetes troubleshooting labs.\n\n"
+    "Works against the current kubeconfig context (`KUBECONFIG`, `--kubeconfig`, `--context`); "
+    "also available as `kubectl breakfix`.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
 console = Console()
 errors = Console(stderr=True)
+
+
+class Target:
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+@app.callback()
+def options(
+    kubeconfig: str | None = typer.Option(
+        None, envvar="KUBECONFIG", help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."
+    ),
+    context: str | None = typer.Option(None, help="Kubeconfig context to use."),
+) -> None:
+    Target.kubeconfig, Target.context = kubeconfig, context
+
+
+def _run(body: Callable[[Kube], Awaitable[T]]) -> T:
+    try:
+        return session.run(Target.kubeconfig, Target.context, body)
+    except session.CliError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.code) from None
+    except ApiException as exc:
+        errors.print(f"[red]error:[/red] {session.api_message(exc)}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command("list")
+def list_(
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Only scenarios with this tag."),
+    difficulty: str | None = typer.Option(None, help="easy, medium or hard."),
+) -> None:
+    """The catalog: every Scenario in the cluster.
+
+    **Examples:** `breakfix list` · `breakfix list --tag cks --difficulty hard`
+    """
+    _run(lambda kube: labs.list_scenarios(kube, console, tag, difficulty))
+
+
+@app.command()
+def show(scenario: str = typer.Argument(..., help="Scenario name.")) -> None:
+    """The task of a scenario, as the learner will read it.
+
+    **Example:** `breakfix show crashloop-bad-command`
+    """
+    _run(lambda kube: labs.show_scenario(kube, console, scenario))
+
+
+@app.command()
+def start(
+    scenario: str = typer.Argument(..., help="Scenario name (see `breakfix list`)."),
+    name: str | None = typer.Option(None, help="Lab name (default: the scenario name)."),
+    seed: int | None = typer.Option(None, min=0, help="Variant to get; random if omitted."),
+    timeout: str = typer.Option("5m", help="How long to wait for the lab to be ready."),
+) -> None:
+    """Create a Lab, wait until it is deployed and proven broken, and print the task.
+
+    **Examples:** `breakfix start pending-insufficient-cpu` · `breakfix start
+    rbac-missing-permission --name alice --seed 7`
+    """
+    wait = session.parse_duration(timeout)
+    _run(lambda kube: labs.start_lab(kube, console, scenario, name, seed, wait))
+
+
+@app.command()
+def status(
+    lab: str = typer.Argument(..., help="Lab name."),
+    watch: bool = typer.Option(
+        False, "--watch", "-w", help="Update live as the cluster changes; exit when solved."
+    ),
+) -> None:
+    """The checks of a lab, what is still wrong, time spent, hints used and score.
+
+    **Examples:** `breakfix status alice` · `breakfix status alice --watch`
+    """
+    solved = _run(lambda kube: labs.show_status(kube, console, lab, watch))
+    raise typer.Exit(0 if solved or not watch else 1)
+
+
+@app.command()
+def hint(lab: str = typer.Argument(..., help="Lab name.")) -> None:
+    """Reveal the next hint of a lab (it costs points) and print it.
+
+    **Example:** `breakfix hint alice`
+    """
+    _run(lambda kube: labs.reveal_hint(kube, console, lab))
+
+
+@app.command()
+def reset(
+    lab: str = typer.Argument(..., help="Lab name."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    timeout: str = typer.Option("5m", help="How long to wait for the lab to be ready again."),
+) -> None:
+    """Delete the lab's namespace and deploy the broken scenario again; progress is cleared.
+
+    **Example:** `breakfix reset alice --yes`
+    """
+    if not yes and not typer.confirm(f"Reset lab {lab}? Everything in its namespace is deleted"):
+        raise typer.Exit(1)
+    wait = session.parse_duration(timeout)
+    _run(lambda kube: labs.reset_lab(kube, console, lab, wait))
+
+
+@app.command("grade")
+def grade_(
+    lab: list[str] = typer.Argument(None, help="Lab names (or use --all / --selector)."),
+    all_: bool = typer.Option(False, "--all", help="Grade every lab in the cluster."),
+    selector: str | None = typer.Option(
+        None, "--selector", "-l", help="Grade labs with these labels (k=v,k2=v2)."
+    ),
+    wait: str = typer.Option("0s", help="Wait up to this long (e.g. 10m) for labs to be solved."),
+    junit: Path | None = typer.Option(None, help="Write JUnit XML here (one case per check)."),
+    json_: Path | None = typer.Option(None, "--json", help="Write a JSON report here."),
+) -> None:
+    """Score labs; exit 0 only when every graded lab is solved. For CI and instructors.
+
+    **Examples:** `breakfix grade alice` · `breakfix grade --all --wait 10m --junit
+    grades.xml --json grades.json`
+    """
+    seconds = session.parse_duration(wait)
+    ok = _run(
+        lambda kube: grading.grade(kube, console, lab or [], all_, selector, seconds, junit, json_)
+    )
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command()
@@ -73,8 +208,6 @@ def selftest(
     operator: str = typer.Option(
         "inprocess", help="`inprocess` runs the operator here; `external` uses a running one."
     ),
-    kubeconfig: str | None = typer.Option(None, envvar="KUBECONFIG", help="Kubeconfig file."),
-    context: str | None = typer.Option(None, help="Kubeconfig context."),
 ) -> None:
     """Prove labs on a real cluster: broken when applied, Solved by the reference solution,
     nothing left after delete. Installs the CRDs and Scenarios it needs first.
@@ -105,8 +238,8 @@ def selftest(
             parallel=parallel,
             junit=junit,
             inprocess=operator == "inprocess",
-            kubeconfig=kubeconfig,
-            context=context,
+            kubeconfig=Target.kubeconfig,
+            context=Target.context,
             console=console,
         )
     )
