@@ -55,6 +55,14 @@ def _run(body: Callable[[Kube], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def _duration(text: str) -> float:
+    try:
+        return session.parse_duration(text)
+    except session.CliError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.code) from None
+
+
 @app.command("list")
 def list_(
     tag: list[str] = typer.Option([], "--tag", "-t", help="Only scenarios with this tag."),
@@ -88,7 +96,7 @@ def start(
     **Examples:** `breakfix start pending-insufficient-cpu` · `breakfix start
     rbac-missing-permission --name alice --seed 7`
     """
-    wait = session.parse_duration(timeout)
+    wait = _duration(timeout)
     _run(lambda kube: labs.start_lab(kube, console, scenario, name, seed, wait))
 
 
@@ -128,7 +136,7 @@ def reset(
     """
     if not yes and not typer.confirm(f"Reset lab {lab}? Everything in its namespace is deleted"):
         raise typer.Exit(1)
-    wait = session.parse_duration(timeout)
+    wait = _duration(timeout)
     _run(lambda kube: labs.reset_lab(kube, console, lab, wait))
 
 
@@ -148,7 +156,7 @@ def grade_(
     **Examples:** `breakfix grade alice` · `breakfix grade --all --wait 10m --junit
     grades.xml --json grades.json`
     """
-    seconds = session.parse_duration(wait)
+    seconds = _duration(wait)
     ok = _run(
         lambda kube: grading.grade(kube, console, lab or [], all_, selector, seconds, junit, json_)
     )
