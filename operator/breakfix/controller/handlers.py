@@ -14,6 +14,7 @@ from breakfix.controller.lab_loop import LabLoop, LoopSettings
 from breakfix.controller.signals import Signals
 from breakfix.kube import events
 from breakfix.kube.client import Kube
+from breakfix.kube.nodes import revert_changes
 from breakfix.kube.provision import teardown
 from breakfix.kube.watched import WATCHED, WatchedKind
 from breakfix.scenario.template import namespace_for
@@ -171,4 +172,5 @@ async def lab_deleted(name: str, status: kopf.Status, logger: kopf.Logger, **_: 
     the cluster-scoped objects listed in the status are removed even if their owner link broke."""
     assert Runtime.kube is not None
     await teardown(Runtime.kube, namespace_for(name), list(status.get("clusterObjects") or []))
+    await revert_changes(Runtime.kube, list(status.get("nodeChanges") or []))
     logger.info(f"lab {name} cleaned up")

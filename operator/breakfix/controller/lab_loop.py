@@ -22,6 +22,7 @@ from breakfix.checks.snapshot import ObjectsNeed
 from breakfix.controller.signals import Signals
 from breakfix.kube.client import ApiException, Kube
 from breakfix.kube.gather import Indexes, gather
+from breakfix.kube.nodes import apply_changes, holder, revert_changes, target_node
 from breakfix.kube.provision import (
     apply_manifests,
     learner_binding,
@@ -64,6 +65,7 @@ PROGRESS_FIELDS = (
     "firstSolvedAt",
     "timeToSolveSeconds",
     "regressions",
+    "nodeChanges",
 )
 
 
@@ -144,10 +146,28 @@ class LabLoop:
                 "ScenarioInvalid",
                 f"Scenario {spec.scenario}: {_first_error(exc)}",
             )
+        node: str | None = None
+        if scenario.node_changes is not None:
+            node = target_node(self.indexes.get("cache_nodes", {}).get("", ()))
+            if node is None:
+                return await self._not_ready(
+                    status, generation, "NoNodeAvailable", "no Ready node to change", retry=10.0
+                )
+            held = self._node_holder(node)
+            busy = held and held != self.name and not status.get("provisioned")
+            if busy and await self.kube.get("breakfix.dev/v1alpha1", "Lab", str(held)):
+                self.signals.subscribe(self.name, spec.scenario, {"Node"})
+                return await self._not_ready(
+                    status,
+                    generation,
+                    "WaitingForExclusiveLab",
+                    f"lab {held} is using node {node}; this lab starts when it is deleted",
+                    retry=self.settings.safety_seconds,
+                )
         if status.get("seed") is None:
             status["seed"] = spec.seed if spec.seed is not None else random.randrange(1, 1_000_000)
         try:
-            rendered = render(scenario, spec.scenario, self.name, int(status["seed"]))
+            rendered = render(scenario, spec.scenario, self.name, int(status["seed"]), node)
         except RenderError as exc:
             return await self._not_ready(
                 status,
@@ -157,6 +177,8 @@ class LabLoop:
             )
         needs = all_needs(rendered.symptoms + rendered.checks, self.namespace)
         cluster_kinds = {n.kind for n in needs if isinstance(n, ObjectsNeed) and not n.namespace}
+        if scenario.node_changes is not None:
+            cluster_kinds.add("Node")
         self.signals.subscribe(self.name, spec.scenario, cluster_kinds)
 
         if status.get("provisioned") and (
@@ -179,9 +201,10 @@ class LabLoop:
                     retry=2.0,
                 )
             try:
-                status = await self._provision(status, spec, rendered, generation, now)
+                status = await self._provision(status, spec, rendered, generation, now, node)
             except ApiException as exc:
                 await teardown(self.kube, self.namespace, status.get("clusterObjects") or [])
+                await revert_changes(self.kube, status.pop("nodeChanges", None) or [])
                 status["provisioningFailedAt"] = iso(now)
                 status["provisioningFailedGeneration"] = generation
                 message = f"could not create the scenario's objects: {_api_error(exc)}"
@@ -249,8 +272,10 @@ class LabLoop:
         )
         await self.post_event("Normal", reason, message)
         cluster_objects = status.get("clusterObjects") or []
+        node_changes = status.get("nodeChanges") or []
         status = await self._clear(status, generation, "Resetting", message)
         await teardown(self.kube, self.namespace, cluster_objects)
+        await revert_changes(self.kube, node_changes)
         await wait_gone(self.kube, self.namespace)
         return status
 
@@ -272,11 +297,22 @@ class LabLoop:
         return status
 
     async def _provision(
-        self, status: Status, spec: LabSpec, rendered: RenderedScenario, generation: int, now: float
+        self,
+        status: Status,
+        spec: LabSpec,
+        rendered: RenderedScenario,
+        generation: int,
+        now: float,
+        node: str | None,
     ) -> Status:
         started = time.monotonic()
         lab = dict(self.body)
         await self.kube.apply(namespace_object(lab, self.namespace, rendered.namespace_labels))
+        if rendered.node_changes is not None and node is not None:
+            # Recorded before anything else, so a crash from here on still reverts the node.
+            record = await apply_changes(self.kube, node, rendered.node_changes, self.name)
+            status["nodeChanges"] = [record]
+            await self._write(status)
         cluster_objects = await apply_manifests(self.kube, lab, self.namespace, rendered.manifests)
         if spec.learner:
             await self.kube.apply(learner_binding(spec.learner, self.namespace), self.namespace)
@@ -374,6 +410,12 @@ class LabLoop:
         )
         await self._write(status)
         return now + (retry if retry is not None else self.settings.safety_seconds)
+
+    def _node_holder(self, node: str) -> str | None:
+        for obj in self.indexes.get("cache_nodes", {}).get("", ()):
+            if obj["metadata"]["name"] == node:
+                return holder(dict(obj))
+        return None
 
     def _namespace_object(self) -> dict[str, Any] | None:
         for ns in self.indexes.get("cache_namespaces", {}).get("", ()):

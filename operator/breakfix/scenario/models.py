@@ -15,7 +15,7 @@ from pydantic import (
 
 from breakfix.checks.assertion import validate_tree
 from breakfix.checks.models import NAME_PATTERN, AbsentCheck, Check, Model, ResourceCheck
-from breakfix.scenario.template import RenderError, probe_context, render_tree
+from breakfix.scenario.template import RenderError, probe_context, render_text, render_tree
 
 Difficulty = Literal["easy", "medium", "hard"]
 
@@ -83,6 +83,21 @@ class Solution(Model):
     steps: list[SolutionStep] = Field(min_length=1)
 
 
+class Taint(Model):
+    key: str = Field(min_length=1)
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class NodeChanges(Model):
+    """Changes to one node (the first Ready node by name) that an `exclusive` lab makes and
+    reverts on delete and reset. Its name is `{{ node }}` in templates."""
+
+    unschedulable: bool | None = None
+    taints: list[Taint] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class NamespaceSpec(Model):
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -130,6 +145,7 @@ class ScenarioSpec(Model):
     timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
     variables: list[Variable] = Field(default_factory=list)
     namespace: NamespaceSpec = Field(default_factory=lambda: NamespaceSpec.model_validate({}))
+    node_changes: NodeChanges | None = Field(None, alias="nodeChanges")
     manifests: list[Manifest] = Field(min_length=1)
     symptoms: list[dict[str, Any]] = Field(min_length=1)
     checks: list[dict[str, Any]] = Field(min_length=1)
@@ -168,6 +184,25 @@ class ScenarioSpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioSpec:
+        # Every template must render, not just the checks: a stray `{#` in a shell command is
+        # a Jinja comment, and `validate` should say so rather than the first lab that uses it.
+        context = probe_context(self.variables)
+        render_text(self.task, context, "task")
+        for index, manifest in enumerate(self.manifests):
+            render_tree(
+                manifest.model_dump(mode="json", by_alias=True, exclude_none=True),
+                context,
+                f"manifests[{index}]",
+            )
+        for index, hint in enumerate(self.hints):
+            render_text(hint.text, context, f"hints[{index}].text")
+        render_tree(
+            self.solution.model_dump(mode="json", by_alias=True, exclude_none=True),
+            context,
+            "solution",
+        )
+        if self.node_changes is not None and not self.exclusive:
+            raise ValueError("nodeChanges: a lab that changes a node must be exclusive: true")
         names = [v.name for v in self.variables]
         if len(set(names)) != len(names):
             raise ValueError("variables: duplicate names")

@@ -12,6 +12,7 @@ from typing import Any
 from breakfix.checks.models import Check
 from breakfix.scenario.models import (
     Hint,
+    NodeChanges,
     ScenarioSpec,
     Solution,
     SolutionStep,
@@ -38,20 +39,27 @@ class RenderedScenario:
     checks: list[Check]
     hints: list[Hint]
     solution: Solution
+    node_changes: NodeChanges | None = None
 
 
-def lab_context(spec: ScenarioSpec, scenario: str, lab: str, seed: int) -> dict[str, Any]:
+def lab_context(
+    spec: ScenarioSpec, scenario: str, lab: str, seed: int, node: str | None = None
+) -> dict[str, Any]:
     return {
         **derive_variables(spec.variables, scenario, seed),
         "lab": lab,
         "namespace": namespace_for(lab),
         "scenario": scenario,
         "seed": seed,
+        "node": node or "node",
     }
 
 
-def render(spec: ScenarioSpec, scenario: str, lab: str, seed: int) -> RenderedScenario:
-    context = lab_context(spec, scenario, lab, seed)
+def render(
+    spec: ScenarioSpec, scenario: str, lab: str, seed: int, node: str | None = None
+) -> RenderedScenario:
+    """`node` is the node an exclusive lab changes (the first Ready node by name)."""
+    context = lab_context(spec, scenario, lab, seed, node)
     checks = _render_checks(spec.checks, context, "checks")
     symptoms = _render_checks(spec.symptoms, context, "symptoms")
     return RenderedScenario(
@@ -70,6 +78,15 @@ def render(spec: ScenarioSpec, scenario: str, lab: str, seed: int) -> RenderedSc
             Hint(text=render_text(h.text, context, f"hints[{i}].text"), cost=h.cost)
             for i, h in enumerate(spec.hints)
         ],
+        node_changes=None
+        if spec.node_changes is None
+        else NodeChanges.model_validate(
+            render_tree(
+                spec.node_changes.model_dump(by_alias=True, exclude_none=True),
+                context,
+                "nodeChanges",
+            )
+        ),
         solution=Solution.model_validate(
             render_tree(
                 spec.solution.model_dump(by_alias=True, exclude_none=True), context, "solution"
@@ -92,10 +109,15 @@ def _render_checks(
 
 
 def render_steps(
-    spec: ScenarioSpec, scenario: str, lab: str, seed: int, steps: list[SolutionStep]
+    spec: ScenarioSpec,
+    scenario: str,
+    lab: str,
+    seed: int,
+    steps: list[SolutionStep],
+    node: str | None = None,
 ) -> Solution:
     """Steps of a variant, rendered like the reference solution (wrapped as a Solution)."""
-    context = lab_context(spec, scenario, lab, seed)
+    context = lab_context(spec, scenario, lab, seed, node)
     raw = {
         "explanation": "variant",
         "steps": [s.model_dump(by_alias=True, exclude_none=True) for s in steps],

@@ -102,4 +102,5 @@ def probe_context(variables: list[Any]) -> dict[str, Any]:
         "namespace": namespace_for("probe"),
         "scenario": "probe",
         "seed": 0,
+        "node": "node",
     }

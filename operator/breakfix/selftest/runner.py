@@ -17,6 +17,7 @@ from typing import Any
 
 from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
+from breakfix.kube.nodes import holder
 from breakfix.kube.solution import apply_solution
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Variant
@@ -87,6 +88,7 @@ async def run_lab(
     }
     start = time.monotonic()
     cluster_objects: list[dict[str, Any]] = []
+    node_changes: list[dict[str, Any]] = []
     try:
         await kube.apply(body)
         lab = await wait_for(
@@ -103,10 +105,12 @@ async def run_lab(
         if _condition(lab, "Solved").get("status") != "False":
             raise AssertionError("Solved before any fix: the checks do not detect the fault")
 
+        node_changes = list(status.get("nodeChanges") or [])
+        node = node_changes[0]["node"] if node_changes else None
         solution = (
-            render_steps(spec, folder.id, name, seed, variant.steps)
+            render_steps(spec, folder.id, name, seed, variant.steps, node)
             if variant
-            else render(spec, folder.id, name, seed).solution
+            else render(spec, folder.id, name, seed, node).solution
         )
         fixed = time.monotonic()
         await apply_solution(kube, solution, namespace_for(name))
@@ -140,7 +144,7 @@ async def run_lab(
     finally:
         cleanup = time.monotonic()
         try:
-            await cleanup_lab(kube, name, cluster_objects)
+            await cleanup_lab(kube, name, cluster_objects, node_changes)
             result.cleanup_seconds = time.monotonic() - cleanup
         except (AssertionError, TimeoutError) as exc:
             result.error = result.error or str(exc)
@@ -164,10 +168,26 @@ async def _stays_unsolved(kube: Kube, name: str, seconds: float) -> None:
     )
 
 
-async def cleanup_lab(kube: Kube, name: str, cluster_objects: list[dict[str, Any]]) -> None:
+async def cleanup_lab(
+    kube: Kube,
+    name: str,
+    cluster_objects: list[dict[str, Any]],
+    node_changes: list[dict[str, Any]] | None = None,
+) -> None:
     await kube.delete(API_VERSION, "Lab", name)
     await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 120)
     await wait_for(kube, "v1", "Namespace", namespace_for(name), lambda o: o is None, 180)
+    for record in node_changes or []:
+        node = await kube.get("v1", "Node", record["node"])
+        if node is not None and holder(node) == name:
+            raise AssertionError(f"node {record['node']} still held by {name} after delete")
+        taints = {
+            (t.get("key"), t.get("effect"))
+            for t in (node or {}).get("spec", {}).get("taints") or []
+        }
+        left = [t for t in record.get("taints") or [] if (t["key"], t["effect"]) in taints]
+        if left:
+            raise AssertionError(f"node {record['node']} still has taints {left} after delete")
     for ref in cluster_objects:
         if await kube.get(ref["apiVersion"], ref["kind"], ref["name"]) is not None:
             await wait_for(
@@ -214,6 +234,11 @@ async def run_catalog(
         if on_result:
             on_result(result)
 
-    await asyncio.gather(*(one(job) for job in jobs))
+    # Exclusive labs change shared state (a node) that would disturb the others: run them
+    # afterwards, one at a time.
+    await asyncio.gather(*(one(job) for job in jobs if not job[0].spec.exclusive))
+    for job in jobs:
+        if job[0].spec.exclusive:
+            await one(job)
     order = {job[2]: i for i, job in enumerate(jobs)}
     return sorted(results, key=lambda r: order.get(r.name, 0))
