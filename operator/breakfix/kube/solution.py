@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from breakfix.kube.client import Kube
+from breakfix.kube.client import Kube, wait_for
 from breakfix.scenario.models import Solution
 
 LEARNER_MANAGER = "learner"
@@ -19,4 +19,7 @@ async def apply_solution(kube: Kube, solution: Solution, namespace: str) -> None
             )
         elif step.delete is not None:
             d = step.delete
-            await kube.delete(d.api_version, d.kind, d.name, d.namespace or namespace)
+            ns = d.namespace or namespace
+            await kube.delete(d.api_version, d.kind, d.name, ns)
+            # Like `kubectl delete`, wait until it is gone, so a later step may recreate it.
+            await wait_for(kube, d.api_version, d.kind, d.name, lambda o: o is None, 120, ns)

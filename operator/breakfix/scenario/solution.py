@@ -69,7 +69,6 @@ def solution_commands(solution: Solution, namespace: str) -> list[Command]:
                         d.namespace or namespace,
                         _resource(d.api_version, d.kind),
                         d.name,
-                        "--wait=false",
                     )
                 )
             )

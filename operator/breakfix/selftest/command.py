@@ -24,6 +24,7 @@ async def run(
     seeds: list[int] | None,
     seeds_per_lab: int,
     parallel: int,
+    variants: bool,
     junit: Path | None,
     inprocess: bool,
     kubeconfig: str | None,
@@ -51,6 +52,7 @@ async def run(
                 seeds=seeds,
                 seeds_per_lab=seeds_per_lab,
                 parallel=parallel,
+                variants=variants,
                 on_result=progress,
             )
         console.print(table(results, time.monotonic() - started))
