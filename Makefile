@@ -82,8 +82,8 @@ down: ## stop the operator started by 'make up' and the local cluster
 
 .PHONY: lint
 lint: venv ## ruff and mypy
-	$(BIN)/ruff check operator tests hack
-	$(BIN)/ruff format --check operator tests hack
+	$(BIN)/ruff check operator tests hack bench
+	$(BIN)/ruff format --check operator tests hack bench
 	$(BIN)/mypy
 
 .PHONY: unit
@@ -95,6 +95,12 @@ LAB ?=
 selftest: venv ## prove every lab (or LAB=<id>) on the current cluster; writes selftest.junit.xml
 	@if [ -z "$$KUBECONFIG" ]; then eval "$$($(PYTHON) hack/cluster.py up)"; fi; \
 	$(BIN)/breakfix selftest labs/ $(if $(LAB),--lab $(LAB)) --junit selftest.junit.xml
+
+BENCH_ARGS ?=
+.PHONY: bench
+bench: venv ## benchmark against the current (or local) cluster: latency, scale, poller baseline
+	@if [ -z "$$KUBECONFIG" ]; then eval "$$($(PYTHON) hack/cluster.py up)"; fi; \
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 .PHONY: test
 test: venv lint ## everything: lint, unit tests, then integration tests on the local cluster

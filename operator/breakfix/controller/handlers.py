@@ -109,8 +109,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 30
+    poll = os.environ.get("BREAKFIX_POLL_SECONDS")
     Runtime.settings = LoopSettings(
         safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
+        poll_seconds=float(poll) if poll else None,
     )
     if Runtime.kube is None:
         Runtime.kube = await Kube.connect()

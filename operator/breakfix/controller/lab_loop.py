@@ -74,6 +74,9 @@ class LoopSettings:
     safety_seconds: float = 300.0
     debounce_seconds: float = 0.05
     retry_seconds: float = 30.0
+    # Benchmark baseline only: behave like a simple polling lab operator, re-reading everything
+    # from the API every `poll_seconds` and ignoring watch events.
+    poll_seconds: float | None = None
 
 
 def status_patch(old: Status, new: Status) -> Status:
@@ -111,6 +114,11 @@ class LabLoop:
         try:
             while not stopped():
                 wake_at = await self.step()
+                if self.settings.poll_seconds:
+                    await self.signals.wait(
+                        f"poll:{self.name}", self.settings.poll_seconds, stop_waiter()
+                    )
+                    continue
                 await self.signals.wait(self.name, wake_at - time.time(), stop_waiter())
                 # Coalesce a burst of watch events (a rollout emits dozens) into one evaluation.
                 if not stopped():
@@ -226,7 +234,7 @@ class LabLoop:
             wake = min(wake, symptoms_wake)
         if (condition(status, READY) or {}).get("status") == "True":
             snapshot = await gather(
-                self.kube, self.indexes, all_needs(rendered.checks, self.namespace)
+                self.kube, self._read_from(), all_needs(rendered.checks, self.namespace)
             )
             results = [evaluate(c, snapshot, self.namespace) for c in rendered.checks]
             status = graded_status(
@@ -336,7 +344,7 @@ class LabLoop:
         self, status: Status, scenario: ScenarioSpec, rendered: RenderedScenario, generation: int
     ) -> tuple[Status, float]:
         snapshot = await gather(
-            self.kube, self.indexes, all_needs(rendered.symptoms, self.namespace)
+            self.kube, self._read_from(), all_needs(rendered.symptoms, self.namespace)
         )
         results = [evaluate(c, snapshot, self.namespace) for c in rendered.symptoms]
         status["symptoms"] = [
@@ -410,6 +418,10 @@ class LabLoop:
         )
         await self._write(status)
         return now + (retry if retry is not None else self.settings.safety_seconds)
+
+    def _read_from(self) -> Indexes:
+        """The watch cache, or nothing (so every read goes to the API) when polling."""
+        return {} if self.settings.poll_seconds else self.indexes
 
     def _node_holder(self, node: str) -> str | None:
         for obj in self.indexes.get("cache_nodes", {}).get("", ()):

@@ -1,0 +1,386 @@
+"""breakfix benchmark: how fast a fix is noticed, how fast a lab is ready, how far one operator
+scales — for the watch-driven operator and, in the same run, a plain 5 s poller.
+
+    python bench/run.py [--fixes 30] [--scale 50,200,500] [--rest 60] [--out FILE]
+
+Needs a cluster (the local one: make cluster-up) and no other breakfix operator running. Prints
+a table and writes JSON. Targets are reported, never enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from breakfix import API_VERSION
+from breakfix.kube.client import Kube
+from breakfix.kube.solution import apply_solution
+from breakfix.scenario.catalog import load_lab
+from breakfix.scenario.render import render
+from breakfix.selftest.install import install
+
+ROOT = Path(__file__).resolve().parent.parent
+console = Console(width=160)
+FAST_LAB = "rbac-missing-permission"  # no containers: the fixed state is observable at once
+POD_LAB = "pending-insufficient-cpu"  # the fix needs the scheduler and kubelet first
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    fix_operator_s: list[float] = field(default_factory=list)
+    fix_cluster_s: list[float] = field(default_factory=list)
+    provision_operator_s: list[float] = field(default_factory=list)
+    provision_symptoms_s: list[float] = field(default_factory=list)
+    scale: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LabWatch:
+    """One watch on all Labs, recording when each first showed a given state."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.seen: dict[tuple[str, str], float] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        dyn = await self.kube.dynamic()
+        res = await self.kube.resource(API_VERSION, "Lab")
+        while True:
+            async for event in dyn.watch(res, timeout=300):
+                obj = event["raw_object"]
+                name, now = obj["metadata"]["name"], time.monotonic()
+                status = obj.get("status") or {}
+                conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
+                for key, ok in (
+                    ("provisioned", bool(status.get("provisioned"))),
+                    ("ready", conds.get("Ready") == "True"),
+                    ("solved", conds.get("Solved") == "True"),
+                ):
+                    if ok:
+                        self.seen.setdefault((name, key), now)
+
+    async def until(self, name: str, key: str, timeout: float = 300) -> float:
+        deadline = time.monotonic() + timeout
+        while (name, key) not in self.seen:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: no {key} within {timeout}s")
+            await asyncio.sleep(0.01)
+        return self.seen[(name, key)]
+
+    def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+
+
+class Operator:
+    def __init__(self, poll: float | None, log: Path) -> None:
+        self.poll, self.log = poll, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "BREAKFIX_SAFETY_SECONDS": "300"}
+        if self.poll:
+            env["BREAKFIX_POLL_SECONDS"] = str(self.poll)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "breakfix.controller"],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def rss_mib(self) -> float:
+        assert self.proc
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        assert self.proc
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def api_requests(kube: Kube) -> float:
+    """The API server's own count of requests served so far (all clients)."""
+    text = await kube.api.call_api(
+        "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False
+    )
+    body = (await text.read()).decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("apiserver_request_total{")
+    )
+
+
+def lab_body(name: str, scenario: str, seed: int) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Lab",
+        "metadata": {"name": name, "labels": {"breakfix.dev/bench": "yes"}},
+        "spec": {"scenario": scenario, "seed": seed},
+    }
+
+
+async def wait_pod_ready(kube: Kube, namespace: str, timeout: float = 120) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pod in await kube.list_objects("v1", "Pod", namespace):
+            for cond in pod.get("status", {}).get("conditions") or []:
+                if cond["type"] == "Ready" and cond["status"] == "True":
+                    return time.monotonic()
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"no Ready pod in {namespace}")
+
+
+async def delete_all(kube: Kube) -> None:
+    labs = [
+        lab
+        for lab in await kube.list_objects(API_VERSION, "Lab")
+        if (lab["metadata"].get("labels") or {}).get("breakfix.dev/bench")
+    ]
+    await asyncio.gather(
+        *(kube.delete(API_VERSION, "Lab", lab["metadata"]["name"]) for lab in labs)
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        left = [
+            n
+            for n in await kube.list_objects("v1", "Namespace")
+            if n["metadata"]["name"].startswith("lab-bench-")
+        ]
+        if not left and not [
+            lab
+            for lab in await kube.list_objects(API_VERSION, "Lab")
+            if lab["metadata"]["name"].startswith("bench-")
+        ]:
+            return
+        await asyncio.sleep(1)
+
+
+async def fix_latency(kube: Kube, watch: LabWatch, result: ModeResult, fixes: int) -> None:
+    folders = {s: load_lab(ROOT / "labs" / s) for s in (FAST_LAB, POD_LAB)}
+    pod_fixes = max(1, fixes // 5)
+    plan = [(FAST_LAB, i) for i in range(fixes - pod_fixes)] + [
+        (POD_LAB, i) for i in range(pod_fixes)
+    ]
+    names = []
+    for scenario, i in plan:
+        name = f"bench-{result.mode}-{scenario[:12]}-{i}"
+        names.append((name, scenario, i))
+        created = time.monotonic()
+        await kube.apply(lab_body(name, scenario, 1000 + i))
+        provisioned = await watch.until(name, "provisioned")
+        ready = await watch.until(name, "ready")
+        result.provision_operator_s.append(provisioned - created)
+        result.provision_symptoms_s.append(ready - provisioned)
+    for name, scenario, i in names:
+        folder = folders[scenario]
+        solution = render(folder.spec, scenario, name, 1000 + i).solution
+        await apply_solution(kube, solution, f"lab-{name}")
+        fixed = time.monotonic()
+        observable = fixed
+        if scenario == POD_LAB:
+            observable = await wait_pod_ready(kube, f"lab-{name}")
+        solved = await watch.until(name, "solved", 120)
+        result.fix_cluster_s.append(observable - fixed)
+        result.fix_operator_s.append(max(0.0, solved - observable))
+
+
+async def scale_step(
+    kube: Kube, watch: LabWatch, op: Operator, result: ModeResult, count: int, rest: float
+) -> None:
+    existing = sum(
+        1 for (n, k) in watch.seen if k == "ready" and n.startswith(f"bench-{result.mode}-scale-")
+    )
+    started = time.monotonic()
+    for i in range(existing, count):
+        await kube.apply(lab_body(f"bench-{result.mode}-scale-{i}", FAST_LAB, 5000 + i))
+    for i in range(count):
+        await watch.until(f"bench-{result.mode}-scale-{i}", "ready", 900)
+    ready_after = time.monotonic() - started
+    await asyncio.sleep(5)  # let the last status writes settle before measuring rest
+    requests_before, cpu_before = await api_requests(kube), op.cpu_seconds()
+    await asyncio.sleep(rest)
+    requests = await api_requests(kube) - requests_before
+    cpu = op.cpu_seconds() - cpu_before
+    # Fix-to-Solved under this load: fix five labs, measure the operator's part.
+    latencies = []
+    folder = load_lab(ROOT / "labs" / FAST_LAB)
+    for i in range(5):
+        name = f"bench-{result.mode}-scale-{i}"
+        await apply_solution(
+            kube, render(folder.spec, FAST_LAB, name, 5000 + i).solution, f"lab-{name}"
+        )
+        fixed = time.monotonic()
+        latencies.append(await watch.until(name, "solved", 120) - fixed)
+    result.scale.append(
+        {
+            "labs": count,
+            "time_to_all_ready_s": round(ready_after, 1),
+            "operator_rss_mib": round(op.rss_mib(), 1),
+            "operator_cpu_percent_at_rest": round(100 * cpu / rest, 2),
+            "api_requests_per_lab_per_min_at_rest": round(requests / count / (rest / 60), 3),
+            "api_requests_total_at_rest_per_min": round(requests / (rest / 60), 1),
+            "fix_to_solved_under_load_p50_s": round(statistics.median(latencies), 3),
+            "fix_to_solved_under_load_max_s": round(max(latencies), 3),
+        }
+    )
+    console.print(f"[dim]{result.mode}: {result.scale[-1]}[/dim]")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run_mode(
+    mode: str, poll: float | None, args: argparse.Namespace, baseline_rpm: float
+) -> ModeResult:
+    result = ModeResult(mode=mode)
+    kube = await Kube.connect()
+    op = Operator(poll, Path(args.out).parent / f"operator-{mode}.log")
+    watch = LabWatch(kube)
+    try:
+        await delete_all(kube)
+        op.start()
+        await asyncio.sleep(3)
+        watch.start()
+        console.print(f"[bold]{mode}[/bold]: fix and provisioning latency over {args.fixes} labs")
+        await fix_latency(kube, watch, result, args.fixes)
+        await delete_all(kube)
+        for count in args.scale:
+            console.print(f"[bold]{mode}[/bold]: {count} labs at rest for {args.rest:.0f}s")
+            await scale_step(kube, watch, op, result, count, args.rest)
+        for row in result.scale:
+            row["api_requests_per_lab_per_min_at_rest_minus_idle_cluster"] = round(
+                max(0.0, row["api_requests_total_at_rest_per_min"] - baseline_rpm) / row["labs"], 3
+            )
+    finally:
+        watch.stop()
+        await delete_all(kube)
+        op.stop()
+        await kube.close()
+    return result
+
+
+async def idle_cluster_rpm(rest: float) -> float:
+    kube = await Kube.connect()
+    try:
+        before = await api_requests(kube)
+        await asyncio.sleep(rest)
+        return (await api_requests(kube) - before) / (rest / 60)
+    finally:
+        await kube.close()
+
+
+def report(results: list[ModeResult], baseline_rpm: float) -> None:
+    table = Table(title="breakfix benchmark (seconds unless stated)")
+    table.add_column("measure")
+    for r in results:
+        table.add_column(r.mode, justify="right")
+    table.add_column("target")
+
+    def row(label: str, values: list[str], target: str = "") -> None:
+        table.add_row(label, *values, target)
+
+    for label, attr in (
+        ("fix→Solved, operator part", "fix_operator_s"),
+        ("fix→Solved, cluster part", "fix_cluster_s"),
+        ("provisioning, operator part", "provision_operator_s"),
+        ("provisioning, waiting for symptoms", "provision_symptoms_s"),
+    ):
+        for q, name in ((0.5, "p50"), (0.95, "p95")):
+            target = ""
+            if attr == "fix_operator_s" and name == "p95":
+                target = "≤ 1 s"
+            if attr == "provision_operator_s" and name == "p95":
+                target = "≤ 2 s"
+            row(f"{label} {name}", [f"{pct(getattr(r, attr), q):.3f}" for r in results], target)
+        row(f"{label} max", [f"{max(getattr(r, attr), default=float('nan')):.3f}" for r in results])
+    sizes = sorted({s["labs"] for r in results for s in r.scale})
+    for size in sizes:
+        cells = {r.mode: next((s for s in r.scale if s["labs"] == size), None) for r in results}
+        for key, label, target in (
+            ("operator_rss_mib", "operator RSS MiB", "≤ 250 at 500"),
+            ("operator_cpu_percent_at_rest", "operator CPU % at rest", ""),
+            (
+                "api_requests_per_lab_per_min_at_rest_minus_idle_cluster",
+                "API requests/lab/min at rest",
+                "≈ 0",
+            ),
+            ("fix_to_solved_under_load_p50_s", "fix→Solved under load p50", ""),
+            ("time_to_all_ready_s", "all labs Ready after", ""),
+        ):
+            row(
+                f"{size} labs: {label}", [str(c[key]) if c else "-" for c in cells.values()], target
+            )
+    console.print(table)
+    console.print(
+        f"idle cluster (no operator): {baseline_rpm:.1f} API requests/min; "
+        f"machine: {platform.node()}, {os.cpu_count()} CPUs, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--fixes", type=int, default=30)
+    parser.add_argument("--scale", default="50,200,500")
+    parser.add_argument("--rest", type=float, default=60.0)
+    parser.add_argument("--modes", default="watch,poll")
+    parser.add_argument("--out", default=str(ROOT / "bench-results/bench.json"))
+    args = parser.parse_args()
+    args.scale = [int(x) for x in args.scale.split(",") if x]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    kube = await Kube.connect()
+    await install(kube, [load_lab(ROOT / "labs" / FAST_LAB), load_lab(ROOT / "labs" / POD_LAB)])
+    await kube.close()
+    console.print(f"measuring the idle cluster for {args.rest:.0f}s")
+    baseline = await idle_cluster_rpm(args.rest)
+    results = []
+    for mode in args.modes.split(","):
+        results.append(await run_mode(mode, 5.0 if mode == "poll" else None, args, baseline))
+    report(results, baseline)
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "machine": {"node": platform.node(), "cpus": os.cpu_count()},
+                "idle_cluster_requests_per_min": baseline,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    console.print(f"JSON: {args.out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
