@@ -192,3 +192,17 @@ def test_unreadable_kind_fails_with_the_reason() -> None:
     s.errors[need] = "this cluster does not serve that kind"
     result = evaluate(c, s, NS)
     assert not result.passed and "does not serve" in result.message
+
+
+def test_service_endpoints_without_ports_serve_nothing() -> None:
+    c = check({"serviceEndpoints": {"service": "web"}})
+    svc = {
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
+    }
+    portless = {
+        "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+        "ports": None,
+        "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
+    }
+    assert not evaluate(c, snap(services=[svc], slices=[portless], pods=[]), NS).passed

@@ -241,6 +241,10 @@ def _endpoints(check: ServiceEndpointsCheck, snapshot: Snapshot, namespace: str)
     ready: set[str] = set()
     for slice_ in slices:
         ports = slice_.get("ports") or []
+        if not ports and services[0].get("spec", {}).get("ports"):
+            # A named targetPort that no container defines leaves the slice without ports: its
+            # endpoints are listed, but serve nothing.
+            continue
         if check.port is not None and not any(
             p.get("port") == check.port or p.get("name") == check.port for p in ports
         ):
