@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from breakfix.checks.evaluate import all_needs, evaluate
 from breakfix.checks.models import CheckResult
-from breakfix.checks.snapshot import ObjectsNeed
+from breakfix.checks.snapshot import AccessNeed, ObjectsNeed
 from breakfix.controller.signals import Signals
 from breakfix.kube.client import ApiException, Kube
 from breakfix.kube.gather import Indexes, gather
@@ -187,6 +187,9 @@ class LabLoop:
         cluster_kinds = {n.kind for n in needs if isinstance(n, ObjectsNeed) and not n.namespace}
         if scenario.node_changes is not None:
             cluster_kinds.add("Node")
+        if any(isinstance(n, AccessNeed) for n in needs):
+            # An access review's answer changes with cluster-wide RBAC too.
+            cluster_kinds |= {"ClusterRole", "ClusterRoleBinding"}
         self.signals.subscribe(self.name, spec.scenario, cluster_kinds)
 
         if status.get("provisioned") and (

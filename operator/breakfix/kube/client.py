@@ -96,10 +96,16 @@ class Kube:
                 return None
             raise
 
-    async def list_objects(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
+    async def list_objects(
+        self, api_version: str, kind: str, namespace: str = "", label_selector: str | None = None
+    ) -> list[Obj]:
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
-        result = await dyn.get(res, namespace=(namespace or None) if res.namespaced else None)
+        result = await dyn.get(
+            res,
+            namespace=(namespace or None) if res.namespaced else None,
+            label_selector=label_selector,
+        )
         return [dict(item) for item in _plain(result).get("items", [])]
 
     async def delete(

@@ -6,7 +6,7 @@ import asyncio
 import copy
 from typing import Any
 
-from breakfix import API_VERSION, LAB_LABEL, SCENARIO_LABEL
+from breakfix import API_VERSION, LAB_LABEL, NAMESPACE_PREFIX, SCENARIO_LABEL
 from breakfix.kube.client import ApiException, Kube
 from breakfix.lab.models import Learner
 
@@ -112,6 +112,16 @@ async def apply_manifests(kube: Kube, lab: Obj, namespace: str, manifests: list[
     return cluster_objects
 
 
+# Cluster-scoped kinds a learner's fix may create for a lab; labelled breakfix.dev/lab=<lab>,
+# they are removed with it like the scenario's own.
+LEARNER_CLUSTER_KINDS = [
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("v1", "PersistentVolume"),
+    ("storage.k8s.io/v1", "StorageClass"),
+]
+
+
 async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> None:
     """Delete the lab namespace and the cluster-scoped objects; pods go at once, without grace,
     so a reset does not wait for containers that ignore SIGTERM."""
@@ -125,6 +135,10 @@ async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> No
     await kube.delete("v1", "Namespace", namespace)
     for ref in cluster_objects:
         await kube.delete(ref["apiVersion"], ref["kind"], ref["name"])
+    lab = namespace.removeprefix(NAMESPACE_PREFIX)
+    for api_version, kind in LEARNER_CLUSTER_KINDS:
+        for obj in await kube.list_objects(api_version, kind, label_selector=f"{LAB_LABEL}={lab}"):
+            await kube.delete(api_version, kind, obj["metadata"]["name"])
 
 
 async def wait_gone(kube: Kube, namespace: str, timeout: float = 180.0) -> bool:
