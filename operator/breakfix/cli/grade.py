@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from breakfix import API_VERSION
-from breakfix.cli.session import CliError, condition, get_lab
+from breakfix.cli.session import CliError, get_lab
 from breakfix.kube.client import Kube, wait_for
+from breakfix.lab.status import lab_condition as condition
 from breakfix.report import junit
 
 

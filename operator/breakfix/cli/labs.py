@@ -11,9 +11,11 @@ from rich.live import Live
 from rich.table import Table
 
 from breakfix import API_VERSION
-from breakfix.cli.session import CliError, condition, get_lab, get_scenario
+from breakfix.cli.session import CliError, get_lab, get_scenario
 from breakfix.cli.view import lab_panel, placeholders, task
 from breakfix.kube.client import Kube, wait_for
+from breakfix.lab.status import lab_condition as condition
+from breakfix.lab.status import ready_or_stuck
 from breakfix.scenario.models import ScenarioSpec
 from breakfix.scenario.render import render
 
@@ -67,21 +69,10 @@ async def _wait_ready(kube: Kube, name: str, timeout: float) -> dict[str, Any]:
     """Wait for Ready=True, failing fast on a terminal reason or a silent operator."""
     created = time.monotonic()
 
-    def done(lab: dict[str, Any] | None) -> bool:
-        ready = condition(lab, "Ready")
-        return ready.get("status") == "True" or ready.get("reason") in {
-            "ScenarioNotFound",
-            "ScenarioInvalid",
-            "RenderFailed",
-            "InvalidSpec",
-            "ProvisioningFailed",
-            "SymptomsNotObserved",
-        }
-
     while True:
         window = min(OPERATOR_SILENCE_SECONDS, timeout - (time.monotonic() - created))
         try:
-            lab = await wait_for(kube, API_VERSION, "Lab", name, done, max(window, 1))
+            lab = await wait_for(kube, API_VERSION, "Lab", name, ready_or_stuck, max(window, 1))
             break
         except TimeoutError:
             current = await get_lab(kube, name)

@@ -73,13 +73,6 @@ async def get_scenario(kube: Kube, name: str) -> dict[str, Any]:
     return scenario
 
 
-def condition(lab: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    for cond in (lab or {}).get("status", {}).get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return {}
-
-
 def parse_duration(text: str) -> float:
     """`90`, `90s`, `5m`, `1h30m` -> seconds."""
     if re.fullmatch(r"\d+(\.\d+)?", text):

@@ -29,6 +29,30 @@ def parse_iso(value: str) -> float:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
+# Ready=False reasons that no amount of waiting will change: the Lab or Scenario must change.
+TERMINAL_REASONS = frozenset(
+    {
+        "ScenarioNotFound",
+        "ScenarioInvalid",
+        "RenderFailed",
+        "InvalidSpec",
+        "ProvisioningFailed",
+        "SymptomsNotObserved",
+    }
+)
+
+
+def lab_condition(lab: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    """A condition of a whole Lab object as read from the API ({} when absent)."""
+    return condition((lab or {}).get("status") or {}, type_) or {}
+
+
+def ready_or_stuck(lab: dict[str, Any] | None) -> bool:
+    """Waiting for Ready is over: it is True, or False for a reason waiting cannot fix."""
+    ready = lab_condition(lab, READY)
+    return ready.get("status") == "True" or ready.get("reason") in TERMINAL_REASONS
+
+
 def condition(status: Status, type_: str) -> dict[str, Any] | None:
     for cond in status.get("conditions") or []:
         if cond.get("type") == type_:

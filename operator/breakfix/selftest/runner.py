@@ -19,20 +19,11 @@ from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
 from breakfix.kube.nodes import holder
 from breakfix.kube.solution import apply_solution
+from breakfix.lab.status import lab_condition, ready_or_stuck
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Variant
 from breakfix.scenario.render import render, render_steps
 from breakfix.scenario.template import namespace_for
-
-TERMINAL_REASONS = {
-    "ScenarioNotFound",
-    "ScenarioInvalid",
-    "RenderFailed",
-    "InvalidSpec",
-    "ProvisioningFailed",
-    "SymptomsNotObserved",
-}
-
 
 # How long a shortcut must leave the lab unsolved to count as rejected.
 SHORTCUT_OBSERVE_SECONDS = 15.0
@@ -53,18 +44,6 @@ class Result:
     @property
     def passed(self) -> bool:
         return self.error is None
-
-
-def _condition(lab: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    for cond in (lab or {}).get("status", {}).get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return {}
-
-
-def _ready_or_stuck(lab: dict[str, Any] | None) -> bool:
-    ready = _condition(lab, "Ready")
-    return ready.get("status") == "True" or ready.get("reason") in TERMINAL_REASONS
 
 
 async def run_lab(
@@ -92,9 +71,9 @@ async def run_lab(
     try:
         await kube.apply(body)
         lab = await wait_for(
-            kube, API_VERSION, "Lab", name, _ready_or_stuck, spec.timeouts.symptoms_seconds + 30
+            kube, API_VERSION, "Lab", name, ready_or_stuck, spec.timeouts.symptoms_seconds + 30
         )
-        ready = _condition(lab, "Ready")
+        ready = lab_condition(lab, "Ready")
         if ready.get("status") != "True":
             raise AssertionError(f"not Ready: {ready.get('reason')}: {ready.get('message')}")
         result.ready_seconds = time.monotonic() - start
@@ -102,7 +81,7 @@ async def run_lab(
         cluster_objects = list(status.get("clusterObjects") or [])
         if not all(s.get("holds") for s in status.get("symptoms") or []):
             raise AssertionError("Ready although a symptom does not hold")
-        if _condition(lab, "Solved").get("status") != "False":
+        if lab_condition(lab, "Solved").get("status") != "False":
             raise AssertionError("Solved before any fix: the checks do not detect the fault")
 
         node_changes = list(status.get("nodeChanges") or [])
@@ -124,7 +103,7 @@ async def run_lab(
                 API_VERSION,
                 "Lab",
                 name,
-                lambda o: _condition(o, "Solved").get("status") == "True",
+                lambda o: lab_condition(o, "Solved").get("status") == "True",
                 spec.timeouts.solve_seconds,
             )
         except TimeoutError:
@@ -158,13 +137,13 @@ async def _stays_unsolved(kube: Kube, name: str, seconds: float) -> None:
             API_VERSION,
             "Lab",
             name,
-            lambda o: _condition(o, "Solved").get("status") == "True",
+            lambda o: lab_condition(o, "Solved").get("status") == "True",
             seconds,
         )
     except TimeoutError:
         return
     raise AssertionError(
-        f"the shortcut was graded Solved: {_condition(lab, 'Solved').get('message')}"
+        f"the shortcut was graded Solved: {lab_condition(lab, 'Solved').get('message')}"
     )
 
 
