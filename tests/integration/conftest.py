@@ -15,6 +15,11 @@ from tests.paths import CRDS, ROOT
 def cluster() -> str:
     kubeconfig = ensure_cluster()
     os.environ["KUBECONFIG"] = kubeconfig
+    # Kopf logs in through kubernetes_asyncio, which read KUBECONFIG when it was imported,
+    # before this fixture ran.
+    from kubernetes_asyncio.config import kube_config
+
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig
     return kubeconfig
 
 

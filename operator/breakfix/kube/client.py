@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,11 @@ async def load_config(
 ) -> client.ApiClient:
     """An API client from a kubeconfig (or KUBECONFIG), falling back to in-cluster credentials."""
     cfg = client.Configuration()
+    # kubernetes_asyncio reads KUBECONFIG when it is imported; read it now, so a KUBECONFIG
+    # set later in the process (a test fixture, a wrapper script) is honoured.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+    if kubeconfig and os.pathsep in kubeconfig:
+        kubeconfig = next((p for p in kubeconfig.split(os.pathsep) if p), None)
     try:
         await config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=cfg
