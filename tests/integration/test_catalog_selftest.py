@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from rich.console import Console
 
 from breakfix.kube.client import Kube
@@ -19,6 +20,7 @@ from breakfix.selftest.runner import Result, run_catalog
 from tests.paths import LABS, ROOT
 
 
+@pytest.mark.timeout(2400)
 def test_every_lab_is_broken_then_solved_and_variants_graded(operator: None) -> None:
     labs = load_catalog(LABS)
 

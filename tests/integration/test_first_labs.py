@@ -188,7 +188,7 @@ def _custom_scenario(name: str, edit: Callable[[dict[str, Any]], None]) -> None:
         (
             "t-unrenderable",
             lambda spec: spec["manifests"][0]["metadata"].update(name="{{ no_such_variable }}"),
-            "RenderFailed",
+            "ScenarioInvalid",
             "manifests[0].metadata.name: 'no_such_variable' is undefined",
         ),
     ],
