@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -144,8 +145,11 @@ def ensure_packages() -> None:
         raise ClusterError(f"missing Debian packages {missing}; install them as root")
     log(f"installing Debian packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    # stdout carries only the final `export KUBECONFIG=...` line (callers eval it).
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=sys.stderr)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=sys.stderr
+    )
 
 
 def build_binaries() -> Path:
@@ -812,6 +816,15 @@ def healthy(layout: Layout) -> bool:
     return ready is not None and node_ready(layout)
 
 
+def accepts(sock: Path) -> bool:
+    """The socket file appears at bind(), before the server listens: only a connect proves it."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        s.connect(str(sock))
+        return True
+    return False
+
+
 def wait_for(what: str, predicate: object, layout: Layout, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -931,7 +944,9 @@ def up(layout: Layout) -> None:
         raise ClusterError("the local cluster needs root (containerd, iptables, bridges)")
     if any(pid_of(layout, c) for c in COMPONENTS):
         log("found a partly running cluster: stopping it first")
-        down(layout, quiet=True)
+    # Leftovers of a run that was killed (stale sockets, pid files, mounts, iptables chains) would
+    # fool the readiness checks below, so an unhealthy cluster always starts from nothing.
+    down(layout, quiet=True)
 
     ensure_packages()
     log("Kubernetes binaries: building or reusing the cache")
@@ -964,7 +979,9 @@ def up(layout: Layout) -> None:
     log("starting etcd and containerd")
     start(layout, "etcd", cmds["etcd"])
     start(layout, "containerd", cmds["containerd"])
-    wait_for("containerd", layout.containerd_sock.exists, layout, 30)
+    wait_for(
+        "containerd to accept connections", lambda: accepts(layout.containerd_sock), layout, 30
+    )
     for archive in images:
         sh(
             "ctr",

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,36 +15,7 @@ from tests.integration.labs import (
     lab,
     wait_condition,
 )
-
-
-class OperatorProcess:
-    """The operator as a separate process, so that it can be killed without warning."""
-
-    def __init__(self, log: Path) -> None:
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "breakfix.controller"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "BREAKFIX_SAFETY_SECONDS": "60"},
-        )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+from tests.integration.operator import OperatorProcess
 
 
 @pytest.fixture

@@ -1,17 +1,42 @@
-"""`python -m breakfix.controller`: run the operator cluster-wide against the current kubeconfig."""
+"""`python -m breakfix.controller`: run the operator cluster-wide against the current kubeconfig
+(or, in a pod, the in-cluster ServiceAccount)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 import kopf
 
 import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
+from breakfix.controller import metrics
 
 
-def main() -> None:
-    kopf.configure(verbose=False)
-    asyncio.run(kopf.operator(clusterwide=True, standalone=True))
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m breakfix.controller",
+        description="The breakfix operator: provisions Labs and grades them live.",
+        epilog="Environment: KUBECONFIG, BREAKFIX_SAFETY_SECONDS (re-check interval without "
+        "events, default 300), BREAKFIX_POLL_SECONDS (benchmark baseline only).",
+    )
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="serve Kopf's health probe, e.g. http://0.0.0.0:8081/healthz",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every handler step")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    kopf.configure(verbose=args.verbose)
+    if args.metrics_port:
+        metrics.serve(args.metrics_port)
+    asyncio.run(kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=args.liveness))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from breakfix.checks.evaluate import all_needs, evaluate
 from breakfix.checks.models import CheckResult
 from breakfix.checks.snapshot import AccessNeed, ObjectsNeed
+from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.client import ApiException, Kube
 from breakfix.kube.gather import Indexes, gather
@@ -105,12 +106,14 @@ class LabLoop:
         self.name: str = body["metadata"]["name"]
         self.namespace = namespace_for(self.name)
         self.written: Status = copy.deepcopy(dict(body.get("status") or {}))
+        self.solved = False
 
     # --- the loop -------------------------------------------------------------------------------
 
     async def run(
         self, stopped: Callable[[], bool], stop_waiter: Callable[[], Awaitable[Any]]
     ) -> None:
+        metrics.LABS_ACTIVE.inc()
         try:
             while not stopped():
                 wake_at = await self.step()
@@ -125,6 +128,8 @@ class LabLoop:
                     await self.signals.wait(self.name, self.settings.debounce_seconds, None)
         finally:
             self.signals.unsubscribe(self.name)
+            metrics.LABS_ACTIVE.dec()
+            self._count_solved(False)
 
     async def step(self) -> float:
         now = time.time()
@@ -240,6 +245,8 @@ class LabLoop:
                 self.kube, self._read_from(), all_needs(rendered.checks, self.namespace)
             )
             results = [evaluate(c, snapshot, self.namespace) for c in rendered.checks]
+            for result in results:
+                metrics.CHECKS_EVALUATED.labels("passed" if result.passed else "failed").inc()
             status = graded_status(
                 status,
                 Evaluation(
@@ -327,6 +334,7 @@ class LabLoop:
         cluster_objects = await apply_manifests(self.kube, lab, self.namespace, rendered.manifests)
         if spec.learner:
             await self.kube.apply(learner_binding(spec.learner, self.namespace), self.namespace)
+        metrics.PROVISIONED.inc()
         status.pop("provisioningFailedAt", None)
         status.pop("provisioningFailedGeneration", None)
         status.update(
@@ -451,9 +459,18 @@ class LabLoop:
         if not patch:
             return
         await self.kube.patch_status("breakfix.dev/v1alpha1", "Lab", self.name, {"status": patch})
+        metrics.STATUS_WRITES.inc()
+        if "timeToSolveSeconds" in status and "timeToSolveSeconds" not in self.written:
+            metrics.TIME_TO_SOLVE.observe(float(status["timeToSolveSeconds"]))
+        self._count_solved((condition(status, SOLVED) or {}).get("status") == "True")
         for type_, reason, message in events_between(self.written, status):
             await self.post_event(type_, reason, message)
         self.written = copy.deepcopy(status)
+
+    def _count_solved(self, solved: bool) -> None:
+        if solved != self.solved:
+            metrics.LABS_SOLVED.inc(1 if solved else -1)
+            self.solved = solved
 
 
 def _next_recheck(results: list[CheckResult], default: float) -> float:

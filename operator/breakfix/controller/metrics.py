@@ -1,0 +1,26 @@
+"""Prometheus metrics of the operator: what a classroom's dashboard and an SRE want to see.
+
+Counters move where the work happens (the lab loop); the HTTP server is started only when a port
+is configured, so tests and `make run` open no socket unless asked.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+LABS_ACTIVE = Gauge("breakfix_labs_active", "Labs whose loop is running in this operator.")
+LABS_SOLVED = Gauge("breakfix_labs_solved", "Active labs whose Solved condition is True.")
+CHECKS_EVALUATED = Counter(
+    "breakfix_checks_evaluated_total", "Checks evaluated, by result.", ["result"]
+)
+STATUS_WRITES = Counter("breakfix_status_writes_total", "Lab status patches sent to the API.")
+PROVISIONED = Counter("breakfix_labs_provisioned_total", "Lab namespaces provisioned.")
+TIME_TO_SOLVE = Histogram(
+    "breakfix_time_to_solve_seconds",
+    "From the lab being Ready to its first Solved.",
+    buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200),
+)
+
+
+def serve(port: int, address: str = "0.0.0.0") -> None:
+    start_http_server(port, addr=address)
