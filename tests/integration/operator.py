@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -11,6 +12,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+
+def _die_with_parent() -> None:
+    """Linux: the operator gets SIGTERM when the test process dies, even by SIGKILL, so an
+    interrupted run leaves no operator behind to race the next one."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -46,6 +53,7 @@ class OperatorProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=_die_with_parent,
         )
 
     def wait_healthy(self, timeout: float = 60) -> None:

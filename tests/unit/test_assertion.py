@@ -70,3 +70,13 @@ def test_types_are_not_coerced() -> None:
 def test_validate_tree_reports_bad_jmespath() -> None:
     errors = validate_tree({"status": {"(conditions[?type==)": 1}})
     assert len(errors) == 1 and "status.(conditions[?type==)" in errors[0]
+
+
+def test_a_function_given_null_fails_the_assertion_instead_of_raising() -> None:
+    # A Pending pod's PodScheduled condition may not carry a message yet.
+    pod = {"status": {"conditions": [{"type": "PodScheduled", "status": "False"}]}}
+    tree = {"(contains(status.conditions[?type=='PodScheduled'] | [0].message, 'taint'))": True}
+    [problem] = match(tree, pod)
+    assert "got nothing" in str(problem)
+    pod["status"]["conditions"][0]["message"] = "0/1 nodes: 1 node(s) had untolerated taint"
+    assert match(tree, pod) == []

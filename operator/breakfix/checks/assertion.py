@@ -45,6 +45,10 @@ def _lookup(actual: Any, key: str) -> Any:
     if key.startswith("(") and key.endswith(")"):
         try:
             return jmespath.search(key[1:-1], actual)
+        except jmespath.exceptions.JMESPathTypeError:
+            # A function given null or a wrong type: the object does not have what the
+            # expression needs yet (a condition without a message), so the assertion fails.
+            return _MISSING
         except jmespath.exceptions.JMESPathError as exc:
             raise ValueError(f"invalid JMESPath expression {key}: {exc}") from exc
     if isinstance(actual, dict):

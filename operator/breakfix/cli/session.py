@@ -16,6 +16,11 @@ from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
 
 T = TypeVar("T")
 
+CRDS_MISSING = (
+    "the breakfix CRDs are not installed in this cluster: run `make install` "
+    "(or install the Helm chart)"
+)
+
 
 class CliError(Exception):
     """A failure the user can act on: printed without a traceback."""
@@ -42,10 +47,14 @@ async def connect(kubeconfig: str | None, context: str | None) -> AsyncIterator[
             "Is the cluster running (make cluster-up)?"
         ) from None
     except ResourceNotFoundError:
-        raise CliError(
-            "the breakfix CRDs are not installed in this cluster: run `make install` "
-            "(or install the Helm chart)"
-        ) from None
+        raise CliError(CRDS_MISSING) from None
+    except aiohttp.ContentTypeError as exc:
+        # A plain-text 404 is the API server's "no such path": the discovery cache (kept on disk
+        # between runs) still named a resource whose CRD has since been deleted.
+        if exc.status != 404:
+            raise
+        await (await kube.dynamic()).resources.invalidate_cache()
+        raise CliError(CRDS_MISSING) from None
     finally:
         await kube.close()
 

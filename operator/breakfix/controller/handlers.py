@@ -96,8 +96,23 @@ def lab_changed(name: str, **_: Any) -> None:
     Runtime.signals.lab(name)
 
 
+def _routine(record: logging.LogRecord) -> bool:
+    """False for Kopf's per-event success lines of the cache and wake-up handlers: one per watch
+    event on every watched kind, they drown the log and cost CPU with hundreds of labs."""
+    message = record.getMessage()
+    return not (
+        record.levelno <= logging.INFO
+        and message.startswith(
+            ("Handler 'wake_", "Handler 'cache_", "Handler 'scenario", "Handler 'lab_changed")
+        )
+    )
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    objects_log = logging.getLogger("kopf.objects")
+    if _routine not in objects_log.filters:
+        objects_log.addFilter(_routine)
     settings.persistence.finalizer = f"{GROUP}/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
