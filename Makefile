@@ -68,8 +68,8 @@ up-local: venv
 	  echo $$! > $(RUN_DIR)/operator.pid; \
 	  echo "operator started (pid $$!, log $(RUN_DIR)/operator.log)"; \
 	fi
-	@KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) --no-print-directory first-lab
-	@echo "  export KUBECONFIG=$(LOCAL_KUBECONFIG)"
+	@KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) --no-print-directory first-lab \
+	  FIRST_STEP="export KUBECONFIG=$(LOCAL_KUBECONFIG)"
 
 .PHONY: up-kind
 up-kind: venv image
@@ -91,6 +91,7 @@ first-lab:
 	@kubectl wait --for=condition=Ready --timeout=180s lab/first
 	@echo
 	@echo "Your first lab is ready. Next:"
+	@$(if $(FIRST_STEP),echo "  $(FIRST_STEP)")
 	@echo "  kubectl get lab first -o jsonpath='{.status.namespace}'   # where to work: lab-first"
 	@echo "  kubectl get scenario $(FIRST_LAB) -o jsonpath='{.spec.task}'   # the task"
 	@echo "  kubectl get labs -w                                         # watch it turn Solved"

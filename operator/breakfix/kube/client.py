@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 from kubernetes_asyncio.dynamic.exceptions import NotFoundError, ResourceNotFoundError
@@ -242,14 +242,18 @@ async def wait_for(
             raise TimeoutError(f"{kind} {name}: condition not met within {timeout:.0f}s")
         version = (current or {}).get("metadata", {}).get("resourceVersion")
         try:
+            # Our own Watch, to close it: each one holds an API client (and HTTP session) of
+            # its own, which the dynamic client would leave open.
+            watcher = watch.Watch()
             stream = dyn.watch(
                 res,
                 namespace=ns,
                 field_selector=f"metadata.name={name}",
                 resource_version=version,
                 timeout=max(1, int(remaining)),
+                watcher=watcher,
             )
-            async with asyncio.timeout(remaining), contextlib.aclosing(stream):
+            async with asyncio.timeout(remaining), watcher, contextlib.aclosing(stream):
                 async for event in stream:
                     obj = _plain(event["raw_object"])
                     if event["type"] == "DELETED":
