@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import kopf
 
@@ -26,6 +26,7 @@ class Runtime:
     kube: Kube | None = None
     signals = Signals()
     settings = LoopSettings()
+    generations: ClassVar[dict[str, int | None]] = {}
 
 
 def slim(body: kopf.Body) -> dict[str, Any]:
@@ -92,8 +93,16 @@ def scenario_changed(name: str, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "labs")
-def lab_changed(name: str, **_: Any) -> None:
-    Runtime.signals.lab(name)
+def lab_changed(name: str, meta: kopf.Meta, type: str | None, **_: Any) -> None:
+    """Wake the lab on a spec change (hints, reset) or deletion only: our own status writes and
+    Kopf's annotation and finalizer patches change nothing the lab loop reads from its Lab."""
+    if type == "DELETED":
+        Runtime.generations.pop(name, None)
+        return
+    generation = meta.get("generation")
+    if meta.get("deletionTimestamp") or Runtime.generations.get(name) != generation:
+        Runtime.generations[name] = generation
+        Runtime.signals.lab(name)
 
 
 def _routine(record: logging.LogRecord) -> bool:

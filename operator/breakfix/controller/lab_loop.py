@@ -132,6 +132,7 @@ class LabLoop:
             self._count_solved(False)
 
     async def step(self) -> float:
+        metrics.EVALUATIONS.inc()
         now = time.time()
         status = copy.deepcopy(self.written)
         generation = int(self.body["metadata"].get("generation", 1))

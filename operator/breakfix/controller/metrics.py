@@ -13,6 +13,9 @@ LABS_SOLVED = Gauge("breakfix_labs_solved", "Active labs whose Solved condition 
 CHECKS_EVALUATED = Counter(
     "breakfix_checks_evaluated_total", "Checks evaluated, by result.", ["result"]
 )
+EVALUATIONS = Counter(
+    "breakfix_lab_evaluations_total", "Passes of a lab loop: each reads its state and grades it."
+)
 STATUS_WRITES = Counter("breakfix_status_writes_total", "Lab status patches sent to the API.")
 PROVISIONED = Counter("breakfix_labs_provisioned_total", "Lab namespaces provisioned.")
 TIME_TO_SOLVE = Histogram(
