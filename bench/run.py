@@ -213,9 +213,7 @@ async def delete_all(kube: Kube) -> None:
 async def fix_latency(kube: Kube, watch: LabWatch, result: ModeResult, fixes: int) -> None:
     folders = {s: load_lab(ROOT / "labs" / s) for s in (FAST_LAB, POD_LAB)}
     pod_fixes = max(1, fixes // 5)
-    plan = [(FAST_LAB, i) for i in range(fixes)] + [
-        (POD_LAB, i) for i in range(pod_fixes)
-    ]
+    plan = [(FAST_LAB, i) for i in range(fixes)] + [(POD_LAB, i) for i in range(pod_fixes)]
     names = []
     for scenario, i in plan:
         name = f"bench-{result.mode}-{scenario[:12]}-{i}"
