@@ -114,6 +114,9 @@ class LabLoop:
         self, stopped: Callable[[], bool], stop_waiter: Callable[[], Awaitable[Any]]
     ) -> None:
         metrics.LABS_ACTIVE.inc()
+        # Listen before the first step: a scenario's pods appear while it is still running, and
+        # an event with nobody listening would leave the lab waiting for its safety timer.
+        self.signals.flag(self.name)
         try:
             while not stopped():
                 wake_at = await self.step()

@@ -1,0 +1,34 @@
+"""Wake-ups: an event for a lab that is listening is kept until its loop waits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from breakfix.controller.signals import Signals
+
+
+async def test_an_event_before_the_wait_is_not_lost() -> None:
+    signals = Signals()
+    signals.flag("web")  # the loop registers before its first step
+    signals.namespace("lab-web")  # a pod appears while that step runs
+    started = time.monotonic()
+    await signals.wait("web", timeout=5, stopped=None)
+    assert time.monotonic() - started < 1
+
+
+async def test_events_for_labs_nobody_runs_are_dropped() -> None:
+    signals = Signals()
+    signals.namespace("lab-gone")
+    signals.kind("Node")
+    assert signals._flags == {}
+
+
+async def test_cluster_kinds_wake_only_their_subscribers() -> None:
+    signals = Signals()
+    signals.subscribe("a", "rbac-lab", {"ClusterRole"})
+    signals.subscribe("b", "pod-lab", set())
+    signals.flag("a"), signals.flag("b")
+    signals.kind("ClusterRole")
+    assert signals.flag("a").is_set() and not signals.flag("b").is_set()
+    await asyncio.sleep(0)
