@@ -52,7 +52,12 @@ def remove(objs: list[dict[str, Any]]) -> None:
     kubectl(
         "delete", "--ignore-not-found", "--wait=false", "-f", "-", input=yaml.safe_dump_all(objs)
     )
-    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+    delete_namespace()
+
+
+def delete_namespace() -> None:
+    """Gone, not Terminating: the next test creates objects in a namespace of the same name."""
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s", timeout=150)
 
 
 def service_account_kubeconfig(admin_kubeconfig: str, dest: Path) -> Path:

@@ -20,13 +20,14 @@ def test_rendered_chart_is_accepted_by_the_api_server(installed: None) -> None:
         "Service",
         "ServiceAccount",
     ]
-    kubectl("create", "namespace", chart.NAMESPACE, check=False)
+    chart.delete_namespace()
+    kubectl("create", "namespace", chart.NAMESPACE)
     try:
         proc = kubectl(
             "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(objs), timeout=180
         )
     finally:
-        kubectl("delete", "namespace", chart.NAMESPACE, "--ignore-not-found", "--wait=false")
+        chart.delete_namespace()
     applied = [line for line in proc.stdout.splitlines() if "(server dry run)" in line]
     assert len(applied) == len(objs), proc.stdout
 
