@@ -60,6 +60,7 @@ class LabWatch:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
         self.seen: dict[tuple[str, str], float] = {}
+        self.restarts: list[str] = []
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -69,24 +70,39 @@ class LabWatch:
         dyn = await self.kube.dynamic()
         res = await self.kube.resource(API_VERSION, "Lab")
         while True:
-            async for event in dyn.watch(res, timeout=300):
-                obj = event["raw_object"]
-                name, now = obj["metadata"]["name"], time.monotonic()
-                status = obj.get("status") or {}
-                conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
-                for key, ok in (
-                    ("provisioned", bool(status.get("provisioned"))),
-                    ("ready", conds.get("Ready") == "True"),
-                    ("solved", conds.get("Solved") == "True"),
-                ):
-                    if ok:
-                        self.seen.setdefault((name, key), now)
+            # A watch that ends or breaks is started again (its first events list every Lab as
+            # it is now, so nothing is missed); a silent death would stall every `until`.
+            try:
+                async for event in dyn.watch(res, timeout=120):
+                    self._record(event["raw_object"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.restarts.append(repr(exc))
+                await asyncio.sleep(0.5)
+
+    def _record(self, obj: dict[str, Any]) -> None:
+        name, now = obj["metadata"]["name"], time.monotonic()
+        status = obj.get("status") or {}
+        conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
+        for key, ok in (
+            ("provisioned", bool(status.get("provisioned"))),
+            ("ready", conds.get("Ready") == "True"),
+            ("solved", conds.get("Solved") == "True"),
+        ):
+            if ok:
+                self.seen.setdefault((name, key), now)
 
     async def until(self, name: str, key: str, timeout: float = 300) -> float:
         deadline = time.monotonic() + timeout
         while (name, key) not in self.seen:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name}: no {key} within {timeout}s")
+                lab = await self.kube.get(API_VERSION, "Lab", name) or {}
+                conditions = (lab.get("status") or {}).get("conditions")
+                raise TimeoutError(
+                    f"{name}: no {key} within {timeout}s; the Lab's conditions now: "
+                    f"{conditions}; watch restarts: {self.restarts[-3:]}"
+                )
             await asyncio.sleep(0.01)
         return self.seen[(name, key)]
 
