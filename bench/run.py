@@ -95,7 +95,15 @@ class LabWatch:
 
     async def until(self, name: str, key: str, timeout: float = 300) -> float:
         deadline = time.monotonic() + timeout
+        next_read = time.monotonic() + 0.25
         while (name, key) not in self.seen:
+            if time.monotonic() >= next_read:
+                # The watch can fail for minutes at a time (seen at 500 labs): then read the Lab
+                # itself, four times a second, so the figure is bounded by 0.25 s, not lost.
+                next_read = time.monotonic() + 0.25
+                if self.restarts and (lab := await self.kube.get(API_VERSION, "Lab", name)):
+                    self._record(lab)
+                    continue
             if time.monotonic() > deadline:
                 lab = await self.kube.get(API_VERSION, "Lab", name) or {}
                 conditions = (lab.get("status") or {}).get("conditions")
