@@ -1,13 +1,19 @@
-# The operator image: `make image`. Multi-stage so the runtime has no compiler or pip cache;
-# the base is pinned (bump it deliberately, with the Python version in pyproject.toml in mind).
-FROM python:3.12.8-slim-bookworm AS build
+# The operator image: `make image`. Multi-stage so the runtime has no pip cache or build files.
+# BASE is the public Python image by default; where no registry can be reached, `make image`
+# passes a stand-in built here from Debian's python3 (hack/kind/images/python-base.Dockerfile).
+# Bump the default deliberately, with requires-python in pyproject.toml in mind.
+ARG BASE=python:3.12.8-slim-bookworm
+FROM ${BASE} AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY pyproject.toml README.md ./
+# pip-ca.pem, when the build context has one (`make image` adds the host's), is the CA bundle pip
+# must trust on a network that inspects TLS; it stays in this discarded stage.
+COPY pyproject.toml README.md pip-ca.pe[m] ./
 COPY operator ./operator
-RUN python -m venv /opt/breakfix && /opt/breakfix/bin/pip install .
+RUN if [ -s pip-ca.pem ]; then export PIP_CERT=/src/pip-ca.pem; fi \
+    && python -m venv /opt/breakfix && /opt/breakfix/bin/pip install -q .
 
-FROM python:3.12.8-slim-bookworm
+FROM ${BASE}
 LABEL org.opencontainers.image.title="breakfix operator" \
       org.opencontainers.image.description="Hands-on Kubernetes troubleshooting labs, graded live" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -5,15 +5,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STATE := $(or $(BREAKFIX_CLUSTER_DIR),$(or $(XDG_STATE_HOME),$(HOME)/.local/state)/breakfix/cluster)
-LOCAL_KUBECONFIG := $(STATE)/admin.kubeconfig
-RUN_DIR := $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/breakfix/run
+STATE := $(or $(BREAKFIX_STATE),$(or $(XDG_STATE_HOME),$(HOME)/.local/state)/breakfix)
+KIND_CLUSTER ?= breakfix
+export KIND_CLUSTER
+KIND_KUBECONFIG := $(STATE)/kind/$(KIND_CLUSTER).kubeconfig
+CLUSTER := $(PYTHON) hack/kind
 # The pinned kubectl built with the cluster, when there is one.
 K8S_BIN := $(shell ls -d $(or $(BREAKFIX_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/breakfix)/k8s/*/bin 2>/dev/null | tail -1)
 export PATH := $(if $(K8S_BIN),$(K8S_BIN):,)$(CURDIR)/$(BIN):$(PATH)
 FIRST_LAB ?= crashloop-bad-command
 IMAGE ?= breakfix/operator:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
-KIND_CLUSTER ?= breakfix
+export IMAGE
 CHART := charts/breakfix
 PYTEST_ARGS ?=
 
@@ -31,58 +33,18 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed ## create .venv with breakfix and its dev tools
 
 .PHONY: cluster-up
-cluster-up: ## start the local cluster (no Docker needed); prints export KUBECONFIG=...
-	@$(PYTHON) hack/cluster.py up
-
-.PHONY: cluster-down
-cluster-down: ## stop the local cluster and remove every trace of it
-	@$(PYTHON) hack/cluster.py down
+cluster-up: ## the kind cluster alone (1 control-plane, 2 workers); prints export KUBECONFIG=...
+	@$(CLUSTER) up
 
 .PHONY: cluster-status
-cluster-status: ## show the local cluster's processes and memory
-	@$(PYTHON) hack/cluster.py status
-
-.PHONY: install
-install: venv ## apply the CRDs and the built-in Scenarios to the current cluster
-	kubectl apply --server-side -f crds/
-	kubectl wait --for=condition=Established --timeout=60s crd/labs.breakfix.dev crd/scenarios.breakfix.dev
-	breakfix export labs/ | kubectl apply --server-side -f -
-
-.PHONY: run
-run: venv ## run the operator in the foreground against the current kubeconfig
-	$(BIN)/python -m breakfix.controller
+cluster-status: ## the cluster's health, and the memory of the node containers
+	@$(CLUSTER) status
 
 .PHONY: up
-up: venv ## quick start: a cluster, the CRDs, the operator and a first Lab (kind if Docker answers)
-	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory up-kind; else $(MAKE) --no-print-directory up-local; fi
-
-.PHONY: up-local
-up-local: venv
-	@$(PYTHON) hack/cluster.py up
-	@KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) --no-print-directory install
-	@mkdir -p $(RUN_DIR)
-	@if [ -f $(RUN_DIR)/operator.pid ] && kill -0 $$(cat $(RUN_DIR)/operator.pid) 2>/dev/null; then \
-	  echo "operator already running (pid $$(cat $(RUN_DIR)/operator.pid))"; \
-	else \
-	  KUBECONFIG=$(LOCAL_KUBECONFIG) nohup $(BIN)/python -m breakfix.controller >$(RUN_DIR)/operator.log 2>&1 & \
-	  echo $$! > $(RUN_DIR)/operator.pid; \
-	  echo "operator started (pid $$!, log $(RUN_DIR)/operator.log)"; \
-	fi
-	@KUBECONFIG=$(LOCAL_KUBECONFIG) $(MAKE) --no-print-directory first-lab \
-	  FIRST_STEP="export KUBECONFIG=$(LOCAL_KUBECONFIG)"
-
-.PHONY: up-kind
-up-kind: venv image
-	@kind=$$(hack/go-tool.sh kind) && helm=$$(hack/go-tool.sh helm) && \
-	if ! $$kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER); then \
-	  $$kind create cluster --name $(KIND_CLUSTER) --wait 120s; \
-	fi && \
-	$$kind load docker-image --name $(KIND_CLUSTER) $(IMAGE) && \
-	$$helm upgrade --install breakfix $(CHART) --namespace breakfix-system --create-namespace \
-	  --kube-context kind-$(KIND_CLUSTER) --set image.repository=$(firstword $(subst :, ,$(IMAGE))) \
-	  --set image.tag=$(lastword $(subst :, ,$(IMAGE))) --wait --timeout 180s
-	@kubectl config use-context kind-$(KIND_CLUSTER) >/dev/null
-	@$(MAKE) --no-print-directory first-lab
+up: venv ## quick start: a kind cluster, the operator from its image via Helm, and a first Lab
+	@$(CLUSTER) up >/dev/null
+	@$(CLUSTER) deploy
+	@KUBECONFIG=$(KIND_KUBECONFIG) $(MAKE) --no-print-directory first-lab
 
 .PHONY: first-lab
 first-lab:
@@ -90,21 +52,30 @@ first-lab:
 	  | kubectl apply -f -
 	@kubectl wait --for=condition=Ready --timeout=180s lab/first
 	@echo
-	@echo "Your first lab is ready. Next:"
-	@$(if $(FIRST_STEP),echo "  $(FIRST_STEP)")
+	@echo "Your first lab is ready. Next (kubectl's current context is kind-$(KIND_CLUSTER)):"
 	@echo "  kubectl get lab first -o jsonpath='{.status.namespace}'   # where to work: lab-first"
 	@echo "  kubectl get scenario $(FIRST_LAB) -o jsonpath='{.spec.task}'   # the task"
 	@echo "  kubectl get labs -w                                         # watch it turn Solved"
+	@echo "  docker exec -it $(KIND_CLUSTER)-worker bash                   # a shell on a node"
 
 .PHONY: down
-down: ## undo 'make up': the operator and local cluster, or the kind cluster
-	@if [ -f $(RUN_DIR)/operator.pid ]; then kill $$(cat $(RUN_DIR)/operator.pid) 2>/dev/null || true; rm -f $(RUN_DIR)/operator.pid; fi
-	@if docker info >/dev/null 2>&1; then $$(hack/go-tool.sh kind) delete cluster --name $(KIND_CLUSTER); fi
-	@$(PYTHON) hack/cluster.py down
+down: ## undo 'make up': delete the kind cluster; stop the Docker engine if breakfix started it
+	@$(CLUSTER) down
 
 .PHONY: image
-image: ## build the operator image (needs Docker)
-	docker build -t $(IMAGE) .
+image: ## build the operator image (make up builds and loads it too)
+	@$(CLUSTER) image
+
+.PHONY: install
+install: venv ## apply the CRDs and the built-in Scenarios to the current cluster (no operator)
+	kubectl apply --server-side -f crds/
+	kubectl wait --for=condition=Established --timeout=60s crd/labs.breakfix.dev crd/scenarios.breakfix.dev
+	breakfix export labs/ | kubectl apply --server-side -f -
+
+.PHONY: run
+run: venv ## development: the operator as a local process against the current kubeconfig
+	@echo "The chart's operator must not run beside it: kubectl -n breakfix-system scale deploy/breakfix --replicas=0"
+	$(BIN)/python -m breakfix.controller
 
 .PHONY: chart-scenarios
 chart-scenarios: venv ## regenerate the chart's built-in Scenarios and CRDs from labs/ and crds/
@@ -129,19 +100,17 @@ unit: venv ## unit tests (no cluster)
 LAB ?=
 SELFTEST_ARGS ?=
 .PHONY: selftest
-selftest: venv ## prove every lab (or LAB=<id>) on the current cluster; writes selftest.junit.xml
-	@if [ -z "$$KUBECONFIG" ] && ! kubectl config current-context >/dev/null 2>&1; then \
-	  eval "$$($(PYTHON) hack/cluster.py up)"; fi; \
-	$(BIN)/breakfix selftest labs/ $(if $(LAB),--lab $(LAB)) --junit selftest.junit.xml $(SELFTEST_ARGS)
+selftest: venv ## prove every lab (or LAB=<id>) with the kind cluster's operator; writes selftest.junit.xml
+	@eval "$$($(CLUSTER) up)" && $(CLUSTER) deploy && \
+	$(BIN)/breakfix selftest labs/ $(if $(LAB),--lab $(LAB)) --operator external \
+	  --junit selftest.junit.xml $(SELFTEST_ARGS)
 
 BENCH_ARGS ?=
 .PHONY: bench
-bench: venv ## benchmark against the current (or local) cluster: latency, scale, poller baseline
-	@if [ -z "$$KUBECONFIG" ] && ! kubectl config current-context >/dev/null 2>&1; then \
-	  eval "$$($(PYTHON) hack/cluster.py up)"; fi; \
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+bench: venv ## benchmark on the kind cluster: latency, scale, poller baseline
+	@eval "$$($(CLUSTER) up)" && $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 .PHONY: test
-test: venv lint chart-lint ## everything: lint, unit tests, then integration tests on the local cluster
+test: venv lint chart-lint ## everything: lint, unit tests, then every integration test on kind
 	$(BIN)/breakfix validate labs/
 	$(BIN)/pytest tests -q -ra $(PYTEST_ARGS)

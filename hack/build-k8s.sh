@@ -9,7 +9,7 @@ mod="$here/k8s"
 version="$(awk '/^require k8s.io\/kubernetes /{print $3}' "$mod/go.mod")"
 cache="${BREAKFIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/breakfix}"
 bin="$cache/k8s/$version/bin"
-components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl kubeadm)
 
 missing=()
 for c in "${components[@]}" pause; do

@@ -1,4 +1,4 @@
-"""Reach the test cluster: the local one from hack/cluster.py, or any given by kubeconfig."""
+"""Reach the test cluster: the kind cluster from hack/kind, or any given by kubeconfig."""
 
 from __future__ import annotations
 
@@ -13,23 +13,27 @@ from typing import Any
 from tests.paths import ROOT
 
 
-def ensure_cluster() -> str:
-    """Return a kubeconfig path. BREAKFIX_TEST_KUBECONFIG uses an existing cluster (kind);
-    otherwise the local cluster is reused when healthy or started (it stays up afterwards)."""
-    given = os.environ.get("BREAKFIX_TEST_KUBECONFIG")
-    if given:
-        return given
+def hack_kind(*args: str) -> str:
+    """Run `python3 hack/kind ...` (progress on stderr); return its stdout."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "hack/cluster.py"), "up"],
+        [sys.executable, str(ROOT / "hack/kind"), *args],
         stdout=subprocess.PIPE,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError("the local cluster did not come up; see the messages above")
-    last = proc.stdout.strip().splitlines()[-1]
+        raise RuntimeError(f"hack/kind {' '.join(args)} failed; see the messages above")
+    return proc.stdout
+
+
+def ensure_cluster() -> str:
+    """Return a kubeconfig path. BREAKFIX_TEST_KUBECONFIG uses an existing cluster as it is;
+    otherwise the kind cluster is reused when healthy or created (it stays up afterwards)."""
+    given = os.environ.get("BREAKFIX_TEST_KUBECONFIG")
+    if given:
+        return given
+    last = hack_kind("up").strip().splitlines()[-1]
     assert last.startswith("export KUBECONFIG="), last
-    kubeconfig = last.split("=", 1)[1]
     cache = Path(
         os.environ.get("BREAKFIX_CACHE")
         or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "breakfix"
@@ -38,7 +42,7 @@ def ensure_cluster() -> str:
     if bins:
         # The kubectl built with the cluster matches its version.
         os.environ["PATH"] = f"{bins[-1]}{os.pathsep}{os.environ['PATH']}"
-    return kubeconfig
+    return last.split("=", 1)[1]
 
 
 def kubectl(

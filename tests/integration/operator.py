@@ -1,88 +1,97 @@
-"""The operator as a separate process, the way `make up` and the chart's Deployment run it."""
+"""The operator as users run it: the Helm chart's Deployment in the kind cluster, from its image.
+
+Its logs, metrics and restarts come from that Deployment: killed with SIGKILL inside its node,
+restarted by the kubelet, stopped and started by scaling.
+"""
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
+from datetime import UTC, datetime
+
+from tests.integration.cluster import get_json, kubectl, wait_until
+
+NAMESPACE = "breakfix-system"
+DEPLOYMENT = "breakfix"
+SELECTOR = "app.kubernetes.io/name=breakfix"
+METRICS = f"/api/v1/namespaces/{NAMESPACE}/services/breakfix-metrics:8080/proxy/"
 
 
-def _die_with_parent() -> None:
-    """Linux: the operator gets SIGTERM when the test process dies, even by SIGKILL, so an
-    interrupted run leaves no operator behind to race the next one."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+class InClusterOperator:
+    def __init__(self) -> None:
+        self.since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    def pod(self) -> dict | None:
+        pods = [
+            p
+            for p in get_json("pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]
+            if not p["metadata"].get("deletionTimestamp")
+        ]
+        return pods[0] if pods else None
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class OperatorProcess:
-    """Started with its own kubeconfig (an admin's or a ServiceAccount's); it can be killed
-    without warning. Readiness is Kopf's own health endpoint, as the chart's probes use it."""
-
-    def __init__(self, log: Path, kubeconfig: str | None = None) -> None:
-        self.log = log
-        self.kubeconfig = kubeconfig
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = free_port()
-        self.metrics_port = free_port()
-
-    def start(self) -> None:
-        env = {**os.environ, "BREAKFIX_SAFETY_SECONDS": "60"}
-        if self.kubeconfig:
-            env["KUBECONFIG"] = self.kubeconfig
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "breakfix.controller",
-                f"--liveness=http://127.0.0.1:{self.port}/healthz",
-                f"--metrics-port={self.metrics_port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            preexec_fn=_die_with_parent,
+    def ready(self) -> bool:
+        pod = self.pod()
+        return bool(
+            pod
+            and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in pod["status"].get("conditions", [])
+            )
         )
 
-    def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the operator exited: {self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2):
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        raise AssertionError(f"the operator was not healthy in {timeout}s")
+    def wait_healthy(self, timeout: float = 120) -> None:
+        # Readiness is Kopf's own /healthz, as the chart's probe declares it.
+        wait_until(self.ready, timeout, "the operator pod to be Ready")
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/", timeout=5) as r:
-            return str(r.read().decode())
+    def restarts(self) -> int:
+        pod = self.pod()
+        assert pod, "no operator pod"
+        return sum(s["restartCount"] for s in pod["status"].get("containerStatuses", []))
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        """SIGKILL the operator's process inside its kind node, without warning; the kubelet
+        restarts the container as it would after a crash."""
+        pod = self.pod()
+        assert pod, "no operator pod"
+        before = self.restarts()
+        node = pod["spec"]["nodeName"]
+        subprocess.run(
+            ["docker", "exec", node, "pkill", "-KILL", "-f", "breakfix.controller"], check=True
+        )
+        wait_until(lambda: self.restarts() > before, 60, "the kubelet to restart the operator")
 
-    def stop(self) -> int | None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.returncode if self.proc else None
+    def scale(self, replicas: int) -> None:
+        kubectl("-n", NAMESPACE, "scale", f"deployment/{DEPLOYMENT}", f"--replicas={replicas}")
+        if replicas == 0:
+            wait_until(
+                lambda: not get_json("pods", "-n", NAMESPACE, "-l", SELECTOR)["items"],
+                120,
+                "the operator pod to be gone",
+            )
+        else:
+            self.wait_healthy()
+
+    def start(self) -> None:
+        self.scale(1)
+
+    def stop(self) -> None:
+        self.scale(0)
+
+    def logs(self) -> str:
+        pod = self.pod()
+        if not pod:
+            return ""
+        name = pod["metadata"]["name"]
+        out = kubectl("-n", NAMESPACE, "logs", name, f"--since-time={self.since}", check=False)
+        previous = kubectl("-n", NAMESPACE, "logs", name, "--previous", check=False)
+        return (previous.stdout if previous.returncode == 0 else "") + out.stdout
+
+    def metrics(self) -> str:
+        # Through the API server's service proxy: what Prometheus would scrape from the Service.
+        return kubectl("get", "--raw", METRICS).stdout
+
+    def metric(self, name: str) -> float:
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        raise AssertionError(f"metric {name} not exposed")

@@ -1,15 +1,39 @@
-"""The Helm chart against the real API server: rendered, accepted, and strict about values."""
+"""The Helm chart against the real API server: installed, accepted, and strict about values."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
 
 import yaml
 
 from tests.integration import chart
-from tests.integration.cluster import kubectl
+from tests.integration.cluster import get_json, kubectl
+from tests.integration.operator import InClusterOperator
+
+
+def test_the_chart_runs_the_operator_from_its_image(operator: InClusterOperator) -> None:
+    status = json.loads(
+        helm_on_cluster("status", chart.RELEASE, "--namespace", chart.NAMESPACE, "-o", "json")
+    )
+    assert status["info"]["status"] == "deployed"
+    pod = operator.pod()
+    assert pod and operator.ready()
+    [container] = pod["spec"]["containers"]
+    assert container["image"].startswith("breakfix/operator:")
+    assert pod["spec"]["serviceAccountName"] == chart.RELEASE
+    # The pod runs as the chart says: non-root, read-only root, no capabilities.
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Its metrics Service serves the operator's own counters.
+    assert "breakfix_labs_active" in operator.metrics()
 
 
 def test_rendered_chart_is_accepted_by_the_api_server(installed: None) -> None:
-    objs = chart.rendered("--include-crds")
+    """Every object, in a namespace of its own, through the API server's admission (dry run)."""
+    namespace = "breakfix-dryrun"
+    objs = chart.rendered("--include-crds", namespace=namespace)
     kinds = sorted({o["kind"] for o in objs})
     assert kinds == [
         "ClusterRole",
@@ -20,16 +44,16 @@ def test_rendered_chart_is_accepted_by_the_api_server(installed: None) -> None:
         "Service",
         "ServiceAccount",
     ]
-    chart.delete_namespace()
-    kubectl("create", "namespace", chart.NAMESPACE)
+    kubectl("create", "namespace", namespace, check=False)
     try:
         proc = kubectl(
             "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(objs), timeout=180
         )
     finally:
-        chart.delete_namespace()
+        kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
     applied = [line for line in proc.stdout.splitlines() if "(server dry run)" in line]
     assert len(applied) == len(objs), proc.stdout
+    assert get_json("namespace", chart.NAMESPACE)["status"]["phase"] == "Active"
 
 
 def test_operator_pod_is_locked_down() -> None:
@@ -59,3 +83,13 @@ def test_unknown_values_are_rejected_with_the_key_named() -> None:
 def test_scenarios_can_be_left_out() -> None:
     kinds = {o["kind"] for o in chart.rendered("--set", "scenarios.install=false")}
     assert "Scenario" not in kinds
+
+
+def helm_on_cluster(*args: str) -> str:
+    proc = subprocess.run(
+        [chart.helm(), *args, "--kubeconfig", os.environ["KUBECONFIG"]],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout

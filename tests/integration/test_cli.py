@@ -10,9 +10,10 @@ from pathlib import Path
 from tests.integration.cli import breakfix
 from tests.integration.cluster import kubectl
 from tests.integration.labs import apply_reference_solution, delete_lab_and_wait_gone
+from tests.integration.operator import InClusterOperator
 
 
-def test_list_and_show(operator: None) -> None:
+def test_list_and_show(operator: InClusterOperator) -> None:
     out = breakfix("list", "--tag", "rbac")
     assert out.returncode == 0, out.stderr
     assert "rbac-missing-permission" in out.stdout and "crashloop-bad-command" not in out.stdout
@@ -20,7 +21,7 @@ def test_list_and_show(operator: None) -> None:
     assert out.returncode == 0 and "<sa>" in out.stdout and "least privilege" in out.stdout
 
 
-def test_start_status_watch_solve_and_grade(operator: None, tmp_path: Path) -> None:
+def test_start_status_watch_solve_and_grade(operator: InClusterOperator, tmp_path: Path) -> None:
     name = "cli-lab"
     kubectl("delete", "lab", name, "--ignore-not-found", "--wait=true")
     out = breakfix("start", "crashloop-bad-command", "--name", name, "--seed", "4")
@@ -61,7 +62,7 @@ def test_start_status_watch_solve_and_grade(operator: None, tmp_path: Path) -> N
     delete_lab_and_wait_gone(name)
 
 
-def test_grade_of_an_unsolved_lab_fails_with_the_messages(operator: None, tmp_path: Path) -> None:
+def test_grade_of_an_unsolved_lab_fails_with_the_messages(operator: InClusterOperator, tmp_path: Path) -> None:
     name = "cli-unsolved"
     kubectl("delete", "lab", name, "--ignore-not-found", "--wait=true")
     assert breakfix("start", "pending-insufficient-cpu", "--name", name).returncode == 0

@@ -1,7 +1,7 @@
 """Every error the CLI can meet says what is wrong and what to do; no tracebacks.
 
-This module runs without an operator, and last among the CLI tests: it removes the CRDs for one
-test and puts them back.
+This module runs with the operator's Deployment scaled to zero, and last among the CLI tests: it
+removes the CRDs for one test and puts them back.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ current-context: c
     assert_clean_error(out, "cannot reach the Kubernetes API at https://127.0.0.1:1")
 
 
-def test_unknown_scenario_and_lab(installed: None) -> None:
+def test_unknown_scenario_and_lab(no_operator: None) -> None:
     assert_clean_error(
         breakfix("start", "no-such-scenario"), "no scenario named 'no-such-scenario'"
     )
@@ -41,7 +41,7 @@ def test_unknown_scenario_and_lab(installed: None) -> None:
     assert_clean_error(breakfix("grade", "--wait", "soon", "x"), "not a duration: 'soon'")
 
 
-def test_operator_not_running(installed: None) -> None:
+def test_operator_not_running(no_operator: None) -> None:
     name = "cli-no-operator"
     kubectl("delete", "lab", name, "--ignore-not-found")
     out = breakfix("start", "rbac-missing-permission", "--name", name, timeout=60)
@@ -49,7 +49,7 @@ def test_operator_not_running(installed: None) -> None:
     kubectl("delete", "lab", name)
 
 
-def test_crds_not_installed(installed: None) -> None:
+def test_crds_not_installed(no_operator: None) -> None:
     assert kubectl("get", "labs", "-o", "name").stdout.strip() == "", "labs left over"
     kubectl("delete", "-f", str(CRDS), "--wait=true", timeout=120)
     try:

@@ -1,4 +1,5 @@
-"""The local cluster is a real cluster: real scheduler, kubelet, container runtime, RBAC, proxy."""
+"""The kind cluster is a real cluster: three nodes, scheduler, kubelet, container runtime, RBAC,
+Services, pod routes between nodes, cluster DNS and default storage, as learners' kind has."""
 
 from __future__ import annotations
 
@@ -173,3 +174,84 @@ def test_clusterip_service_reachable_from_another_pod(smoke: None) -> None:
     )
     logs = kubectl("logs", "client", "-n", NS).stdout
     assert "200 OK" in logs and "hello-from-web" in logs
+
+
+def nodes() -> list[dict]:
+    return list(get_json("nodes")["items"])
+
+
+def workers() -> list[str]:
+    return sorted(
+        n["metadata"]["name"]
+        for n in nodes()
+        if "node-role.kubernetes.io/control-plane" not in n["metadata"].get("labels", {})
+    )
+
+
+def test_one_control_plane_and_two_workers_all_ready(cluster: str) -> None:
+    roles = sorted(
+        "control-plane"
+        if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"]
+        else "worker"
+        for n in nodes()
+    )
+    assert roles == ["control-plane", "worker", "worker"]
+    for n in nodes():
+        ready = [c for c in n["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready[0]["status"] == "True", n["metadata"]["name"]
+
+
+def _pinned(name: str, node: str, command: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
+        "spec": {
+            "nodeName": node,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", command]}],
+        },
+    }
+
+
+def test_pods_on_different_workers_reach_each_other_by_ip_and_name(smoke: None) -> None:
+    first, second = workers()
+    server = "mkdir -p /www && echo across-nodes > /www/index.html && exec httpd -f -p 8080 -h /www"
+    kubectl("apply", "-f", "-", input=json.dumps(_pinned("far", second, server)))
+    kubectl("apply", "-f", "-", input=json.dumps(_pinned("near", first, "sleep 3600")))
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "far", "namespace": NS},
+        "spec": {"selector": {"app": "far"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(service))
+    kubectl("wait", "-n", NS, "--for=condition=Ready", "pod/far", "pod/near", "--timeout=90s")
+    ip = pod("far")["status"]["podIP"]
+
+    def fetch(target: str) -> str:
+        request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target}"
+        out = kubectl("exec", "-n", NS, "near", "--", "sh", "-c", request, check=False)
+        return out.stdout
+
+    # The first seconds after Ready can still be settling routes: retry, then insist.
+    for target in (f"{ip} 8080", f"far.{NS}.svc.cluster.local 80"):
+        wait_until(lambda t=target: "across-nodes" in fetch(t), 30, f"a reply from {target}")
+
+
+def test_default_storage_class_provisions_a_volume(smoke: None) -> None:
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": NS},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Mi"}}},
+    }
+    writer = _pinned("writer", workers()[0], "echo kept > /data/f && cat /data/f && sleep 3600")
+    writer["spec"]["containers"][0]["volumeMounts"] = [{"name": "d", "mountPath": "/data"}]
+    writer["spec"]["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
+    del writer["spec"]["nodeName"]
+    kubectl("apply", "-f", "-", input=json.dumps(claim))
+    kubectl("apply", "-f", "-", input=json.dumps(writer))
+    kubectl("wait", "-n", NS, "--for=condition=Ready", "pod/writer", "--timeout=120s")
+    assert get_json("pvc", "data", "-n", NS)["status"]["phase"] == "Bound"
+    assert kubectl("logs", "-n", NS, "writer").stdout.strip() == "kept"

@@ -1,4 +1,4 @@
-"""The first labs, end to end: broken, graded, solved, cleaned up — with the operator in-process."""
+"""The first labs, end to end: broken, graded, solved, cleaned up — with the operator from its image, in the cluster."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from breakfix.scenario.catalog import load_lab
 from tests.integration.cluster import get_json, kubectl, wait_until
+from tests.integration.operator import InClusterOperator
 from tests.integration.labs import (
     apply_reference_solution,
     condition,
@@ -25,7 +26,7 @@ FIRST_LABS = ["pending-insufficient-cpu", "crashloop-bad-command", "rbac-missing
 
 
 @pytest.mark.parametrize("scenario", FIRST_LABS)
-def test_lab_is_broken_then_solved_then_cleaned_up(operator: None, scenario: str) -> None:
+def test_lab_is_broken_then_solved_then_cleaned_up(operator: InClusterOperator, scenario: str) -> None:
     name = f"t-{scenario[:20]}"
     create_lab(name, scenario, seed=11)
     wait_condition(name, "Ready", 150)
@@ -50,7 +51,7 @@ def test_lab_is_broken_then_solved_then_cleaned_up(operator: None, scenario: str
     assert leftovers.stdout.strip() == ""
 
 
-def test_unknown_scenario_gives_a_clear_condition(operator: None) -> None:
+def test_unknown_scenario_gives_a_clear_condition(operator: InClusterOperator) -> None:
     create_lab("t-unknown", "no-such-scenario")
     wait_condition("t-unknown", "Ready", 30, status="False")
     ready = condition("t-unknown", "Ready")
@@ -119,7 +120,7 @@ def test_scenario_cannot_change_and_hints_cannot_go_back(installed: None) -> Non
         kubectl("delete", "lab", "t-immutable", "--wait=false")
 
 
-def test_reset_restores_the_broken_state_and_clears_progress(operator: None) -> None:
+def test_reset_restores_the_broken_state_and_clears_progress(operator: InClusterOperator) -> None:
     name = "t-reset"
     create_lab(name, "rbac-missing-permission", seed=3)
     wait_condition(name, "Ready", 60)
@@ -150,7 +151,7 @@ def test_reset_restores_the_broken_state_and_clears_progress(operator: None) -> 
     delete_lab_and_wait_gone(name)
 
 
-def test_learner_gets_rights_in_the_lab_namespace_only(operator: None) -> None:
+def test_learner_gets_rights_in_the_lab_namespace_only(operator: InClusterOperator) -> None:
     name = "t-learner"
     create_lab(
         name, "rbac-missing-permission", seed=1, learner={"kind": "User", "name": "student-7"}
@@ -194,7 +195,7 @@ def _custom_scenario(name: str, edit: Callable[[dict[str, Any]], None]) -> None:
     ],
 )
 def test_scenario_that_cannot_be_provisioned_leaves_nothing(
-    operator: None,
+    operator: InClusterOperator,
     scenario: str,
     edit: Callable[[dict[str, Any]], None],
     reason: str,

@@ -1,0 +1,69 @@
+"""breakfix's one cluster path: a multi-node kind cluster with the operator from its image.
+
+    python3 hack/kind up        engine, node image, kind cluster; last line: export KUBECONFIG=...
+    python3 hack/kind deploy    build the operator image, kind load it, helm upgrade --install
+    python3 hack/kind image     build the operator image only
+    python3 hack/kind down      delete the cluster; stop the Docker engine if breakfix started it
+    python3 hack/kind status    nodes, and the memory of the node containers and the engine
+
+Where `docker info` answers, that engine is used as it is. Otherwise (Debian, root) Debian's
+docker.io is installed and started with state under the XDG dirs, and the node image is built
+here from pinned sources (no registry needed). Environment: KIND_CLUSTER (breakfix),
+BREAKFIX_WORKERS (2), BREAKFIX_NODE_IMAGE, BREAKFIX_PYTHON_BASE, IMAGE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import cluster  # noqa: E402
+import engine  # noqa: E402
+import operator_deploy  # noqa: E402
+from common import SetupError, log  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="hack/kind", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "deploy", "image", "down", "status"])
+    parser.add_argument("helm_args", nargs="*", help="extra helm arguments for deploy")
+    args = parser.parse_args()
+    start = time.monotonic()
+    try:
+        if args.command == "up":
+            cluster.up()
+            log(f"cluster ready in {time.monotonic() - start:.1f}s")
+            print(f"export KUBECONFIG={cluster.KUBECONFIG}")
+        elif args.command == "deploy":
+            operator_deploy.deploy(*args.helm_args)
+            log(f"operator deployed in {time.monotonic() - start:.1f}s")
+        elif args.command == "image":
+            print(operator_deploy.build())
+        elif args.command == "down":
+            cluster.down()
+            engine.stop()
+            log(f"down in {time.monotonic() - start:.1f}s")
+        else:
+            if not engine.answers():
+                log("no Docker engine answers: the cluster is down")
+                return 1
+            log("healthy" if cluster.healthy() else "not running or not healthy")
+            print(cluster.memory())
+    except SetupError as e:
+        log(f"error: {e}")
+        if e.hint:
+            log(f"what to do: {e.hint}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted: `make down` cleans up, and `make up` starts over where it can")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

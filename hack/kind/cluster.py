@@ -1,0 +1,154 @@
+"""The kind cluster: created from the node image, networked, and waited on until it can run labs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import engine
+import nodeimage
+from common import HERE, STATE, SetupError, log, run, step
+
+NAME = os.environ.get("KIND_CLUSTER", "breakfix")
+WORKERS = int(os.environ.get("BREAKFIX_WORKERS", "2"))
+KUBECONFIG = STATE / "kind" / f"{NAME}.kubeconfig"
+# kind's default node image (kind v0.33.0), pinned by digest, for engines that can pull it.
+KINDEST_NODE = (
+    "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+)
+
+
+def kind() -> str:
+    return nodeimage.go_tool("kind").as_posix()
+
+
+def kubectl(*args: str, input: str | None = None, check: bool = True,
+            capture: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([str(nodeimage.kubernetes() / "kubectl"), f"--kubeconfig={KUBECONFIG}", *args],
+               input=input, capture=capture, check=check)
+
+
+def exists() -> bool:
+    out = run([kind(), "get", "clusters"], capture=True, check=False).stdout.split()
+    return NAME in out
+
+
+def healthy() -> bool:
+    if not exists() or not KUBECONFIG.exists():
+        return False
+    proc = kubectl("get", "nodes", "-o", "json", check=False)
+    if proc.returncode != 0:
+        return False
+    nodes = json.loads(proc.stdout)["items"]
+    return len(nodes) == WORKERS + 1 and all(_ready(n) for n in nodes)
+
+
+def _ready(node: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in node.get("status", {}).get("conditions", []))
+
+
+def config(local_image: bool) -> str:
+    nodes = "\n".join(["  - role: control-plane", *["  - role: worker"] * WORKERS])
+    networking = (
+        # Ranges nothing else on these machines uses; kube-router replaces kindnet.
+        "networking:\n  disableDefaultCNI: true\n  podSubnet: 10.244.0.0/16\n"
+        "  serviceSubnet: 10.96.0.0/16\n"
+        if local_image
+        else "networking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/16\n"
+    )
+    return (
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
+        f"{networking}nodes:\n{nodes}\n"
+        # Kubernetes 1.35+ refuses cgroup v1 hosts unless told otherwise; harmless on v2.
+        "kubeadmConfigPatches:\n  - |\n    kind: KubeletConfiguration\n    failCgroupV1: false\n"
+    )
+
+
+def node_image() -> tuple[str, bool]:
+    """(image, built here). kind's own image where the engine can pull (an engine found running,
+    on a machine with registry access); otherwise one built here from pinned sources."""
+    if given := os.environ.get("BREAKFIX_NODE_IMAGE"):
+        return given, given.startswith("breakfix/")
+    if engine.started_here() or os.environ.get("BREAKFIX_BUILD_NODE_IMAGE") == "1":
+        return nodeimage.ensure(), True
+    return KINDEST_NODE, False
+
+
+def up() -> None:
+    engine.ensure()
+    image, local = node_image()
+    if healthy():
+        log(f"kind cluster {NAME} already running and healthy")
+        return
+    if exists():
+        log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
+        down()
+    KUBECONFIG.parent.mkdir(parents=True, exist_ok=True)
+    cfg = KUBECONFIG.parent / f"{NAME}.yaml"
+    cfg.write_text(config(local))
+    with step(f"creating kind cluster {NAME} (1 control-plane, {WORKERS} workers)"):
+        run([kind(), "create", "cluster", "--name", NAME, "--image", image, "--config", cfg,
+             "--kubeconfig", KUBECONFIG, "--retain"],
+            hint="`make down` then `make up`; if a port is taken, stop what holds 127.0.0.1:6443+")
+    if local:
+        with step("starting kube-router (pod routes between nodes, NetworkPolicy)"):
+            manifest = (HERE / "manifests/kube-router.yaml").read_text()
+            manifest = manifest.replace("KUBE_ROUTER_IMAGE", nodeimage.KUBE_ROUTER_IMAGE)
+            manifest = manifest.replace("API_SERVER", f"{NAME}-control-plane")
+            kubectl("apply", "-f", "-", input=manifest)
+            _keep_dns_local()
+    with step("waiting for nodes, DNS and storage"):
+        kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=180s")
+        kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
+        kubectl("-n", "local-path-storage", "rollout", "status",
+                "deployment/local-path-provisioner", "--timeout=180s")
+    # Also in the user's kubeconfig, as kind does by default.
+    run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
+
+
+def _keep_dns_local() -> None:
+    """Cluster DNS answers for the cluster only: forwarding other names would send queries off
+    the machine, and no lab needs an outside name."""
+    cm = json.loads(kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o", "json").stdout)
+    corefile = cm["data"]["Corefile"]
+    local = re.sub(r"\n\s*forward \. /etc/resolv\.conf \{[^}]*\}", "", corefile)
+    if local != corefile:
+        patch = json.dumps({"data": {"Corefile": local}})
+        kubectl("-n", "kube-system", "patch", "configmap", "coredns", "--type=merge", "-p", patch)
+        kubectl("-n", "kube-system", "rollout", "restart", "deployment/coredns")
+
+
+def load(image: str) -> None:
+    with step(f"loading {image} into the kind nodes"):
+        run([kind(), "load", "docker-image", "--name", NAME, image], capture=True)
+
+
+def down() -> None:
+    if engine.answers() and exists():
+        with step(f"deleting kind cluster {NAME}"):
+            run([kind(), "delete", "cluster", "--name", NAME, "--kubeconfig", KUBECONFIG],
+                capture=True)
+    KUBECONFIG.unlink(missing_ok=True)
+
+
+def memory() -> str:
+    out = run([engine.docker(), "stats", "--no-stream", "--format",
+               "{{.Name}} {{.MemUsage}}"], capture=True, check=False).stdout
+    return out.strip()
+
+
+def kubeconfig() -> Path:
+    return KUBECONFIG
+
+
+def wait_api(timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while kubectl("get", "--raw=/readyz", check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise SetupError("the API server did not answer")
+        time.sleep(1)

@@ -1,0 +1,159 @@
+"""The kind node image, built as `kind build node-image` does (docker run, copy, import, commit)
+but from what this machine can build: `kind build node-image` fetches every image it did not build
+from a registry, which cannot be reached here.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import images
+from common import HACK, SetupError, log, run, step
+from engine import docker
+
+# Each image kubeadm asks for, by repository, and the binary that is its whole content.
+COMPONENTS = {
+    "kube-apiserver": ("k8s", "kube-apiserver", ""),
+    "kube-controller-manager": ("k8s", "kube-controller-manager", ""),
+    "kube-scheduler": ("k8s", "kube-scheduler", ""),
+    "kube-proxy": ("k8s", "kube-proxy", ""),
+    "etcd": ("tool", "etcd", ""),
+    "coredns": ("tool", "coredns", "coredns"),
+    "pause": ("k8s", "pause", "pause"),
+}
+TOOLS = ["crictl", "etcd", "coredns", "kube-router", "local-path-provisioner"]
+KUBE_ROUTER_IMAGE = "breakfix.local/kube-router:v2.1.0"
+LOCAL_PATH_IMAGE = "breakfix.local/local-path-provisioner:v0.0.30"
+HELPER_IMAGE = "docker.io/library/busybox:1.36"
+
+
+def go_tool(name: str) -> Path:
+    out = run([HACK / "go-tool.sh", name], capture=True,
+              hint=f"building {name} needs Go and the Go module proxy")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def kubernetes() -> Path:
+    proc = subprocess.run([str(HACK / "build-k8s.sh")], stdout=subprocess.PIPE, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise SetupError("building Kubernetes failed (see above)",
+                         "it needs Go, the Go module proxy and about 4 GB free under ~/.cache")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def wanted_images(k8s: Path) -> list[str]:
+    """The exact names kubeadm will look for, from kubeadm itself."""
+    out = run([k8s / "kubeadm", "config", "images", "list", "--kubernetes-version",
+               images.k8s_version()], capture=True)
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def component_images(k8s: Path, tools: dict[str, Path], tools_image: str) -> list[str]:
+    refs = []
+    for ref in wanted_images(k8s):
+        repo = ref.rsplit("/", 1)[-1].split(":")[0]
+        if repo not in COMPONENTS:
+            raise SetupError(f"kubeadm wants {ref}, which this script does not know how to build")
+        source, name, entry = COMPONENTS[repo]
+        path = (k8s if source == "k8s" else tools[name].parent) / name
+        base = tools_image if repo == "kube-proxy" else "scratch"
+        images.binary(ref, [path], base=base, entrypoint=entry)
+        refs.append(ref)
+        if repo == "pause":
+            # kind's containerd config names its own pause tag as the sandbox image.
+            for tag in images.PAUSE_TAGS:
+                alias = f"{ref.rsplit(':', 1)[0]}:{tag}"
+                images.tag(ref, alias)
+                refs.append(alias)
+    images.binary(KUBE_ROUTER_IMAGE, [tools["kube-router"]], base=tools_image)
+    images.binary(LOCAL_PATH_IMAGE, [tools["local-path-provisioner"]])
+    images.busybox()
+    return sorted({*refs, KUBE_ROUTER_IMAGE, LOCAL_PATH_IMAGE, *images.BUSYBOX_TAGS})
+
+
+def storage_manifest() -> str:
+    """kind's own default storage (local-path-provisioner and the `standard` StorageClass),
+    read from kind's source, with the images built here."""
+    src = (images._kind_module() / "pkg/build/nodeimage/const_storage.go").read_text()
+    body = re.search(r"const defaultStorageManifest = `(.*?)`\s*$", src, re.S | re.M)
+    if not body:
+        raise SetupError("kind's const_storage.go changed shape: update nodeimage.storage_manifest")
+    text = body.group(1)
+    text = text.replace("` + storageProvisionerImage + `", LOCAL_PATH_IMAGE)
+    text = text.replace("` + storageHelperImage + `", HELPER_IMAGE)
+    return text
+
+
+def image_id(ref: str) -> str:
+    return run([docker(), "image", "inspect", "-f", "{{.Id}}", ref], capture=True).stdout.strip()
+
+
+def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
+    version = images.k8s_version()
+    key = images._digest(base, *(image_id(r) for r in refs),
+                         *(k8s / b for b in ("kubeadm", "kubelet", "kubectl")),
+                         *extra.values())
+    ref = f"breakfix/node:{version}-{key}"
+    if images.exists(ref):
+        return ref
+    d = docker()
+    with step(f"building the node image {ref}"):
+        cid = run([d, "run", "-d", "--privileged", "--entrypoint=sleep", base, "infinity"],
+                  capture=True).stdout.strip()
+        try:
+            for b in ("kubeadm", "kubelet", "kubectl"):
+                run([d, "cp", k8s / b, f"{cid}:/usr/bin/{b}"], capture=True)
+            files = {"/kind/version": version, **extra}
+            for path, content in files.items():
+                run([d, "exec", "-i", cid, "sh", "-c", f"mkdir -p $(dirname {path}) && cat > {path}"],
+                    input=content, capture=True)
+            _import(cid, refs)
+            run([d, "commit", "--change", 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
+                 "--change", "CMD []", cid, ref], capture=True)
+        finally:
+            run([d, "rm", "-f", cid], capture=True, check=False)
+    return ref
+
+
+def _import(cid: str, refs: list[str]) -> None:
+    d = docker()
+    run([d, "exec", "-d", cid, "sh", "-c", "containerd >/var/log/build-containerd.log 2>&1"],
+        capture=True)
+    deadline = time.monotonic() + 30
+    while run([d, "exec", cid, "ctr", "version"], capture=True, check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise SetupError("containerd in the node image did not start")
+        time.sleep(0.3)
+    save = subprocess.Popen([d, "save", *refs], stdout=subprocess.PIPE)
+    load = subprocess.run(
+        [d, "exec", "-i", cid, "ctr", "-n", "k8s.io", "images", "import", "--all-platforms",
+         "--no-unpack", "--digests", "-"],
+        stdin=save.stdout, capture_output=True, text=True, check=False)
+    save.wait()
+    if save.returncode or load.returncode:
+        raise SetupError(f"importing images into the node image failed: {load.stderr[-2000:]}")
+    run([d, "exec", cid, "sh", "-c", "pkill containerd; sleep 1; rm -f /var/log/build-containerd.log"],
+        capture=True, check=False)
+    log(f"imported {len(refs)} images into the node image")
+
+
+def ensure() -> str:
+    """The node image for the pinned Kubernetes, built once and kept in the engine's store."""
+    k8s = kubernetes()
+    with step("building the cluster's components through the Go module proxy (cached)"):
+        tools = {name: go_tool(name) for name in TOOLS}
+    debian = images.debian()
+    tools_image = images.tools(debian)
+    base = images.node_base(debian, tools["crictl"])
+    with step("building the component images"):
+        refs = component_images(k8s, tools, tools_image)
+    extra = {
+        # kube-router is applied after the cluster is created (it needs the API server's name).
+        "/kind/manifests/default-cni.yaml": "# networking: breakfix applies kube-router\n",
+        "/kind/manifests/default-storage.yaml": storage_manifest(),
+    }
+    return node(base, k8s, refs, extra)

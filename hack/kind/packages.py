@@ -1,0 +1,60 @@
+"""Debian packages the cluster path needs, installed before anything uses them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from common import SetupError, log, require_root, run, step
+
+# What each package provides that we call: a package is installed only when its file is missing.
+ENGINE = {
+    "/usr/sbin/dockerd": "docker.io",
+    "/usr/bin/containerd": "containerd",
+    "/usr/sbin/runc": "runc",
+    "/usr/sbin/iptables": "iptables",
+    "/usr/sbin/iptables-save": "iptables",
+}
+IMAGES = {
+    "/usr/sbin/debootstrap": "debootstrap",
+    "/bin/busybox": "busybox-static",
+}
+POLICY_RC = Path("/usr/sbin/policy-rc.d")
+
+
+def missing(wanted: dict[str, str]) -> list[str]:
+    return sorted({pkg for path, pkg in wanted.items() if not Path(path).exists()})
+
+
+def ensure(wanted: dict[str, str]) -> None:
+    needed = missing(wanted)
+    if not needed:
+        return
+    require_root(f"installing {', '.join(needed)}")
+    if not Path("/usr/bin/apt-get").exists():
+        raise SetupError(
+            f"{', '.join(needed)} missing and this is not a Debian/Ubuntu machine",
+            "install a Docker engine (or podman with KIND_EXPERIMENTAL_PROVIDER=podman) "
+            "and make `docker info` answer, then run `make up` again",
+        )
+    with step(f"installing Debian packages: {' '.join(needed)}"):
+        # There is no init system to hand the engine to: the package must not start services;
+        # we start dockerd ourselves, with our own state directories.
+        wrote_policy = not POLICY_RC.exists()
+        if wrote_policy:
+            POLICY_RC.write_text("#!/bin/sh\nexit 101\n")
+            POLICY_RC.chmod(0o755)
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            if run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                    "-o", "Dpkg::Options::=--force-confold", *needed],
+                   env=env, check=False).returncode != 0:
+                log("apt-get install failed; refreshing the package lists and trying once more")
+                run(["apt-get", "update", "-q"], env=env,
+                    hint="the Debian mirror could not be reached: check the network")
+                run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                     "-o", "Dpkg::Options::=--force-confold", *needed], env=env,
+                    hint="see apt's message above; `df -h /` if it mentions disk space")
+        finally:
+            if wrote_policy:
+                os.unlink(POLICY_RC)
