@@ -1,4 +1,5 @@
-from breakfix.checks.models import Check, CheckResult
+from breakfix.checks.check import Check
+from breakfix.checks.models import CheckResult
 from breakfix.lab.status import Evaluation, condition, events_between, graded_status, iso
 from breakfix.scenario.models import Hint
 

@@ -16,9 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from breakfix.checks.evaluate import all_needs, evaluate
+from breakfix.checks.check import all_needs, evaluate, wake_kinds
 from breakfix.checks.models import CheckResult
-from breakfix.checks.snapshot import AccessNeed, ObjectsNeed
 from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.client import ApiException, Kube
@@ -192,13 +191,9 @@ class LabLoop:
                 "RenderFailed",
                 f"Scenario {spec.scenario} does not render: {exc}",
             )
-        needs = all_needs(rendered.symptoms + rendered.checks, self.namespace)
-        cluster_kinds = {n.kind for n in needs if isinstance(n, ObjectsNeed) and not n.namespace}
+        cluster_kinds = wake_kinds(rendered.symptoms + rendered.checks, self.namespace)
         if scenario.node_changes is not None:
             cluster_kinds.add("Node")
-        if any(isinstance(n, AccessNeed) for n in needs):
-            # An access review's answer changes with cluster-wide RBAC too.
-            cluster_kinds |= {"ClusterRole", "ClusterRoleBinding"}
         self.signals.subscribe(self.name, spec.scenario, cluster_kinds)
 
         if status.get("provisioned") and (

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from breakfix.checks.models import Check, CheckResult
+from breakfix.checks.check import Check
+from breakfix.checks.models import CheckResult
 from breakfix.scenario.models import Hint
 
 Status = dict[str, Any]
