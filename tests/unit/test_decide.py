@@ -25,8 +25,9 @@ from breakfix.lab.actions import (
     WriteStatus,
 )
 from breakfix.lab.conditions import Status, condition, iso
-from breakfix.lab.decide import Observed, decide
+from breakfix.lab.decide import decide
 from breakfix.lab.nodes import HOLDER
+from breakfix.lab.observed import Observed
 
 T0 = 1_800_000_000.0
 NS = "lab-t"

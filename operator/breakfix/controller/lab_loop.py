@@ -43,7 +43,8 @@ from breakfix.lab.actions import (
     WriteStatus,
 )
 from breakfix.lab.conditions import Status, is_true
-from breakfix.lab.decide import Observed, Timing, decide
+from breakfix.lab.decide import decide
+from breakfix.lab.observed import Observed, Timing
 from breakfix.lab.status import events_between
 from breakfix.scenario.template import namespace_for
 

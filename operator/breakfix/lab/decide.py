@@ -13,14 +13,12 @@ One step of a new lab, for instance, is three calls: Provision?, then Gather(sym
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from breakfix.checks.check import all_needs, evaluate, wake_kinds
-from breakfix.checks.snapshot import Snapshot
 from breakfix.lab import reasons as r
 from breakfix.lab.actions import (
     Action,
@@ -37,6 +35,7 @@ from breakfix.lab.actions import (
 from breakfix.lab.conditions import Status, condition, is_true, iso, parse_iso
 from breakfix.lab.models import LabSpec
 from breakfix.lab.nodes import holder, target_node
+from breakfix.lab.observed import Observed, Timing
 from breakfix.lab.status import Evaluation, cleared, graded_status, not_ready
 from breakfix.lab.symptoms import Observation, next_recheck, symptoms_status
 from breakfix.scenario.models import ScenarioSpec
@@ -44,37 +43,6 @@ from breakfix.scenario.render import RenderedScenario, render
 from breakfix.scenario.template import RenderError, namespace_for
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Timing:
-    safety_seconds: float = 300.0
-    """Look again after this long even without any event."""
-    retry_seconds: float = 30.0
-    """Pause after the API refused the scenario's objects."""
-
-
-@dataclass(frozen=True)
-class Observed:
-    """Everything decide() looks at. The executor fills the first fields at the start of a step
-    from the Lab and the watch cache; the last four are the answers to earlier actions of the
-    same step."""
-
-    name: str
-    generation: int
-    spec: Mapping[str, Any]
-    status: Status
-    """As last decided: written, or decided earlier in this step."""
-    scenarios: Mapping[str, Any]
-    nodes: Sequence[Obj]
-    namespace_exists: bool
-    now: float
-    new_seed: int
-    """Drawn by the executor, used when the Lab has no seed yet: decide() draws nothing."""
-    labs_alive: Mapping[str, bool] = field(default_factory=dict)
-    provisioned: Provisioned | None = None
-    symptoms: Snapshot | None = None
-    checks: Snapshot | None = None
 
 
 class _Step:
