@@ -253,6 +253,14 @@ CASES = [
         300,
     ),
     Case(
+        "scenario invalid",
+        [(0, {"scenario": "bad"}, Cluster(scenarios={"bad": {"title": "x"}}))],
+        ("False", "ScenarioInvalid"),
+        ("Unknown", "NotReady"),
+        ["Event ScenarioInvalid", "WriteStatus"],
+        300,
+    ),
+    Case(
         "invalid spec",
         [(0, {"scenario": "s", "seed": -1}, Cluster())],
         ("False", "InvalidSpec"),
@@ -408,3 +416,26 @@ def test_time_limit_condition() -> None:
     decision, _ = step(decision.status, limited, Cluster(), T0 + 100)
     expired = condition(decision.status, "TimeLimitExceeded") or {}
     assert (expired["status"], expired["reason"]) == ("True", "TimeLimitExceeded")
+
+
+def test_node_changes_are_kept_and_reverted_if_provisioning_then_fails() -> None:
+    record = {"node": "n1", "taints": [], "unschedulable": False, "labels": {}}
+    seen = Observed(
+        name="t",
+        generation=1,
+        spec={"scenario": "n"},
+        status={},
+        scenarios=Cluster().scenarios,
+        nodes=[node()],
+        namespace_exists=False,
+        now=T0,
+        new_seed=1,
+    )
+    asked = decide(seen)
+    assert [type(a).__name__ for a in asked.actions] == ["Subscribe", "Provision"]
+    seen = replace(seen, status=asked.status)
+    ok = decide(replace(seen, provisioned=Provisioned([record], [])))
+    assert ok.status["nodeChanges"] == [record] and ok.status["provisioned"] is True
+    failed = decide(replace(seen, provisioned=Provisioned([record], [], error="no")))
+    assert TearDown([], [record], wait=False) in failed.actions
+    assert "nodeChanges" not in failed.status
