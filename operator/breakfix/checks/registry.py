@@ -8,6 +8,7 @@ from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check_type import CheckType
 from breakfix.checks.logs import LogsCheck
 from breakfix.checks.network_flow import NetworkFlowCheck
+from breakfix.checks.node_ready import NodeReadyCheck
 from breakfix.checks.pods_ready import PodsReadyCheck
 from breakfix.checks.resource import ResourceCheck
 from breakfix.checks.service_endpoints import ServiceEndpointsCheck
@@ -22,6 +23,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     ServiceEndpointsCheck,
     LogsCheck,
     NetworkFlowCheck,
+    NodeReadyCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}
