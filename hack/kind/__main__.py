@@ -21,15 +21,17 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import cluster  # noqa: E402
-import engine  # noqa: E402
-import operator_deploy  # noqa: E402
-from common import SetupError, log  # noqa: E402
+import engine
+import operator_deploy
+from common import SetupError, log
+
+import cluster
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="hack/kind", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="hack/kind", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["up", "deploy", "image", "down", "status"])
     parser.add_argument("helm_args", nargs="*", help="extra helm arguments for deploy")
     args = parser.parse_args()

@@ -26,10 +26,15 @@ def kind() -> str:
     return nodeimage.go_tool("kind").as_posix()
 
 
-def kubectl(*args: str, input: str | None = None, check: bool = True,
-            capture: bool = True) -> subprocess.CompletedProcess[str]:
-    return run([str(nodeimage.kubernetes() / "kubectl"), f"--kubeconfig={KUBECONFIG}", *args],
-               input=input, capture=capture, check=check)
+def kubectl(
+    *args: str, input: str | None = None, check: bool = True, capture: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return run(
+        [str(nodeimage.kubernetes() / "kubectl"), f"--kubeconfig={KUBECONFIG}", *args],
+        input=input,
+        capture=capture,
+        check=check,
+    )
 
 
 def exists() -> bool:
@@ -48,8 +53,10 @@ def healthy() -> bool:
 
 
 def _ready(node: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True"
-               for c in node.get("status", {}).get("conditions", []))
+    return any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in node.get("status", {}).get("conditions", [])
+    )
 
 
 def config(local_image: bool) -> str:
@@ -92,9 +99,23 @@ def up() -> None:
     cfg = KUBECONFIG.parent / f"{NAME}.yaml"
     cfg.write_text(config(local))
     with step(f"creating kind cluster {NAME} (1 control-plane, {WORKERS} workers)"):
-        run([kind(), "create", "cluster", "--name", NAME, "--image", image, "--config", cfg,
-             "--kubeconfig", KUBECONFIG, "--retain"],
-            hint="`make down` then `make up`; if a port is taken, stop what holds 127.0.0.1:6443+")
+        run(
+            [
+                kind(),
+                "create",
+                "cluster",
+                "--name",
+                NAME,
+                "--image",
+                image,
+                "--config",
+                cfg,
+                "--kubeconfig",
+                KUBECONFIG,
+                "--retain",
+            ],
+            hint="`make down` then `make up`; if a port is taken, stop what holds 127.0.0.1:6443+",
+        )
     if local:
         with step("starting kube-router (pod routes between nodes, NetworkPolicy)"):
             manifest = (HERE / "manifests/kube-router.yaml").read_text()
@@ -105,8 +126,14 @@ def up() -> None:
     with step("waiting for nodes, DNS and storage"):
         kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=180s")
         kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
-        kubectl("-n", "local-path-storage", "rollout", "status",
-                "deployment/local-path-provisioner", "--timeout=180s")
+        kubectl(
+            "-n",
+            "local-path-storage",
+            "rollout",
+            "status",
+            "deployment/local-path-provisioner",
+            "--timeout=180s",
+        )
     # Also in the user's kubeconfig, as kind does by default.
     run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
 
@@ -114,7 +141,9 @@ def up() -> None:
 def _keep_dns_local() -> None:
     """Cluster DNS answers for the cluster only: forwarding other names would send queries off
     the machine, and no lab needs an outside name."""
-    cm = json.loads(kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o", "json").stdout)
+    cm = json.loads(
+        kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o", "json").stdout
+    )
     corefile = cm["data"]["Corefile"]
     local = re.sub(r"\n\s*forward \. /etc/resolv\.conf \{[^}]*\}", "", corefile)
     if local != corefile:
@@ -131,14 +160,19 @@ def load(image: str) -> None:
 def down() -> None:
     if engine.answers() and exists():
         with step(f"deleting kind cluster {NAME}"):
-            run([kind(), "delete", "cluster", "--name", NAME, "--kubeconfig", KUBECONFIG],
-                capture=True)
+            run(
+                [kind(), "delete", "cluster", "--name", NAME, "--kubeconfig", KUBECONFIG],
+                capture=True,
+            )
     KUBECONFIG.unlink(missing_ok=True)
 
 
 def memory() -> str:
-    out = run([engine.docker(), "stats", "--no-stream", "--format",
-               "{{.Name}} {{.MemUsage}}"], capture=True, check=False).stdout
+    out = run(
+        [engine.docker(), "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
+        capture=True,
+        check=False,
+    ).stdout
     return out.strip()
 
 

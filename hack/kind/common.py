@@ -23,7 +23,9 @@ def _xdg(var: str, default: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / default)
 
 
-STATE = Path(os.environ.get("BREAKFIX_STATE") or _xdg("XDG_STATE_HOME", ".local/state") / "breakfix")
+STATE = Path(
+    os.environ.get("BREAKFIX_STATE") or _xdg("XDG_STATE_HOME", ".local/state") / "breakfix"
+)
 CACHE = Path(os.environ.get("BREAKFIX_CACHE") or _xdg("XDG_CACHE_HOME", ".cache") / "breakfix")
 
 

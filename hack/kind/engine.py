@@ -93,7 +93,10 @@ def start() -> None:
     if cap_missing():
         # Every kind node is --privileged; see runc-nosysres for why runc fails without this.
         log("this machine lacks CAP_SYS_RESOURCE: containers run through runc-nosysres")
-        args += [f"--add-runtime={RUNTIME}={HERE / 'runc-nosysres'}", f"--default-runtime={RUNTIME}"]
+        args += [
+            f"--add-runtime={RUNTIME}={HERE / 'runc-nosysres'}",
+            f"--default-runtime={RUNTIME}",
+        ]
     with LOG.open("ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
     PIDFILE.write_text(str(proc.pid))
@@ -116,10 +119,17 @@ def ensure_network() -> None:
     d = docker()
     if run([d, "network", "inspect", KIND_NETWORK], capture=True, check=False).returncode != 0:
         run(
-            [d, "network", "create", "--driver=bridge", f"--subnet={KIND_SUBNET}",
-             f"--opt=com.docker.network.bridge.name={KIND_BRIDGE}",
-             "--opt=com.docker.network.bridge.enable_ip_masquerade=true",
-             "--opt=com.docker.network.driver.mtu=1500", KIND_NETWORK],
+            [
+                d,
+                "network",
+                "create",
+                "--driver=bridge",
+                f"--subnet={KIND_SUBNET}",
+                f"--opt=com.docker.network.bridge.name={KIND_BRIDGE}",
+                "--opt=com.docker.network.bridge.enable_ip_masquerade=true",
+                "--opt=com.docker.network.driver.mtu=1500",
+                KIND_NETWORK,
+            ],
             capture=True,
         )
     bridge = _bridge_of(KIND_NETWORK)
@@ -129,9 +139,16 @@ def ensure_network() -> None:
 
 def _bridge_of(network: str) -> str | None:
     out = run(
-        [docker(), "network", "inspect", "-f",
-         '{{index .Options "com.docker.network.bridge.name"}}|{{.Id}}', network],
-        capture=True, check=False,
+        [
+            docker(),
+            "network",
+            "inspect",
+            "-f",
+            '{{index .Options "com.docker.network.bridge.name"}}|{{.Id}}',
+            network,
+        ],
+        capture=True,
+        check=False,
     ).stdout.strip()
     if not out:
         return None
@@ -145,8 +162,11 @@ def _isolate(bridge: str) -> None:
     a registry, a lab's typo), so no packet leaves the machine."""
     rule = ["DOCKER-USER", "-i", bridge, "!", "-o", bridge, "-j", "DROP"]
     if run(["iptables", "-C", *rule], capture=True, check=False).returncode != 0:
-        run(["iptables", "-I", *rule], capture=True,
-            hint="the DOCKER-USER chain is missing: is the engine using iptables?")
+        run(
+            ["iptables", "-I", *rule],
+            capture=True,
+            hint="the DOCKER-USER chain is missing: is the engine using iptables?",
+        )
 
 
 def stop() -> None:
@@ -186,5 +206,12 @@ def _remove_leftovers() -> None:
             run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], capture=True, check=False)
     Path("/var/run/docker.sock").unlink(missing_ok=True)
     if EXEC_ROOT.exists():
-        run(["sh", "-c", f"grep -o ' {EXEC_ROOT}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l"],
-            capture=True, check=False)
+        run(
+            [
+                "sh",
+                "-c",
+                f"grep -o ' {EXEC_ROOT}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+            ],
+            capture=True,
+            check=False,
+        )

@@ -63,8 +63,12 @@ def build(ref: str, dockerfile: str, ctx: Path, *extra_tags: str, **args: str) -
     for key, value in args.items():
         cmd += ["--build-arg", f"{key}={value}"]
     # The legacy builder: Debian's engine has no buildx, and it needs no registry for FROM scratch.
-    run([*cmd, str(ctx)], env={"DOCKER_BUILDKIT": "0"}, capture=True,
-        hint="see the build output above; apt steps need the Debian mirror")
+    run(
+        [*cmd, str(ctx)],
+        env={"DOCKER_BUILDKIT": "0"},
+        capture=True,
+        hint="see the build output above; apt steps need the Debian mirror",
+    )
 
 
 def debian() -> str:
@@ -93,8 +97,11 @@ def python_base(base: str) -> str:
 
 
 def _kind_module() -> Path:
-    out = run(["go", "mod", "download", "-json", f"sigs.k8s.io/kind@{KIND_VERSION}"],
-              capture=True, hint="the Go module proxy must be reachable")
+    out = run(
+        ["go", "mod", "download", "-json", f"sigs.k8s.io/kind@{KIND_VERSION}"],
+        capture=True,
+        hint="the Go module proxy must be reachable",
+    )
     return Path(json.loads(out.stdout)["Dir"])
 
 
@@ -119,13 +126,19 @@ def binary(ref: str, binaries: list[Path], base: str = "scratch", entrypoint: st
         (ctx / "bin").mkdir()
         for b in binaries:
             shutil.copy(b, ctx / "bin" / b.name)
-        lines = [f"FROM {base}", "COPY bin/ /usr/local/bin/",
-                 "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"]
+        lines = [
+            f"FROM {base}",
+            "COPY bin/ /usr/local/bin/",
+            "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ]
         if entrypoint:
             lines.append(f'ENTRYPOINT ["/usr/local/bin/{entrypoint}"]')
         (ctx / "Dockerfile").write_text("\n".join(lines) + "\n")
-        run([docker(), "build", "-q", "-t", ref, str(ctx)], env={"DOCKER_BUILDKIT": "0"},
-            capture=True)
+        run(
+            [docker(), "build", "-q", "-t", ref, str(ctx)],
+            env={"DOCKER_BUILDKIT": "0"},
+            capture=True,
+        )
 
 
 def busybox() -> str:
@@ -139,7 +152,8 @@ def busybox() -> str:
                 (root / d).chmod(mode)
             shutil.copy("/bin/busybox", root / "bin/busybox")
             (root / "etc/passwd").write_text(
-                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
+                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"
+            )
             (root / "etc/group").write_text("root:x:0:\nnobody:x:65534:\n")
             build(ref, "busybox.Dockerfile", ctx, *BUSYBOX_TAGS)
     for tag in BUSYBOX_TAGS:

@@ -31,24 +31,32 @@ HELPER_IMAGE = "docker.io/library/busybox:1.36"
 
 
 def go_tool(name: str) -> Path:
-    out = run([HACK / "go-tool.sh", name], capture=True,
-              hint=f"building {name} needs Go and the Go module proxy")
+    out = run(
+        [HACK / "go-tool.sh", name],
+        capture=True,
+        hint=f"building {name} needs Go and the Go module proxy",
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
 def kubernetes() -> Path:
-    proc = subprocess.run([str(HACK / "build-k8s.sh")], stdout=subprocess.PIPE, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [str(HACK / "build-k8s.sh")], stdout=subprocess.PIPE, text=True, check=False
+    )
     if proc.returncode != 0:
-        raise SetupError("building Kubernetes failed (see above)",
-                         "it needs Go, the Go module proxy and about 4 GB free under ~/.cache")
+        raise SetupError(
+            "building Kubernetes failed (see above)",
+            "it needs Go, the Go module proxy and about 4 GB free under ~/.cache",
+        )
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def wanted_images(k8s: Path) -> list[str]:
     """The exact names kubeadm will look for, from kubeadm itself."""
-    out = run([k8s / "kubeadm", "config", "images", "list", "--kubernetes-version",
-               images.k8s_version()], capture=True)
+    out = run(
+        [k8s / "kubeadm", "config", "images", "list", "--kubernetes-version", images.k8s_version()],
+        capture=True,
+    )
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -94,26 +102,52 @@ def image_id(ref: str) -> str:
 
 def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
     version = images.k8s_version()
-    key = images._digest(base, *(image_id(r) for r in refs),
-                         *(k8s / b for b in ("kubeadm", "kubelet", "kubectl")),
-                         *extra.values())
+    key = images._digest(
+        base,
+        *(image_id(r) for r in refs),
+        *(k8s / b for b in ("kubeadm", "kubelet", "kubectl")),
+        *extra.values(),
+    )
     ref = f"breakfix/node:{version}-{key}"
     if images.exists(ref):
         return ref
     d = docker()
     with step(f"building the node image {ref}"):
-        cid = run([d, "run", "-d", "--privileged", "--entrypoint=sleep", base, "infinity"],
-                  capture=True).stdout.strip()
+        cid = run(
+            [d, "run", "-d", "--privileged", "--entrypoint=sleep", base, "infinity"], capture=True
+        ).stdout.strip()
         try:
             for b in ("kubeadm", "kubelet", "kubectl"):
                 run([d, "cp", k8s / b, f"{cid}:/usr/bin/{b}"], capture=True)
             files = {"/kind/version": version, **extra}
             for path, content in files.items():
-                run([d, "exec", "-i", cid, "sh", "-c", f"mkdir -p $(dirname {path}) && cat > {path}"],
-                    input=content, capture=True)
+                run(
+                    [
+                        d,
+                        "exec",
+                        "-i",
+                        cid,
+                        "sh",
+                        "-c",
+                        f"mkdir -p $(dirname {path}) && cat > {path}",
+                    ],
+                    input=content,
+                    capture=True,
+                )
             _import(cid, refs)
-            run([d, "commit", "--change", 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
-                 "--change", "CMD []", cid, ref], capture=True)
+            run(
+                [
+                    d,
+                    "commit",
+                    "--change",
+                    'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
+                    "--change",
+                    "CMD []",
+                    cid,
+                    ref,
+                ],
+                capture=True,
+            )
         finally:
             run([d, "rm", "-f", cid], capture=True, check=False)
     return ref
@@ -121,8 +155,10 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
 
 def _import(cid: str, refs: list[str]) -> None:
     d = docker()
-    run([d, "exec", "-d", cid, "sh", "-c", "containerd >/var/log/build-containerd.log 2>&1"],
-        capture=True)
+    run(
+        [d, "exec", "-d", cid, "sh", "-c", "containerd >/var/log/build-containerd.log 2>&1"],
+        capture=True,
+    )
     deadline = time.monotonic() + 30
     while run([d, "exec", cid, "ctr", "version"], capture=True, check=False).returncode != 0:
         if time.monotonic() > deadline:
@@ -130,14 +166,41 @@ def _import(cid: str, refs: list[str]) -> None:
         time.sleep(0.3)
     save = subprocess.Popen([d, "save", *refs], stdout=subprocess.PIPE)
     load = subprocess.run(
-        [d, "exec", "-i", cid, "ctr", "-n", "k8s.io", "images", "import", "--all-platforms",
-         "--no-unpack", "--digests", "-"],
-        stdin=save.stdout, capture_output=True, text=True, check=False)
+        [
+            d,
+            "exec",
+            "-i",
+            cid,
+            "ctr",
+            "-n",
+            "k8s.io",
+            "images",
+            "import",
+            "--all-platforms",
+            "--no-unpack",
+            "--digests",
+            "-",
+        ],
+        stdin=save.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     save.wait()
     if save.returncode or load.returncode:
         raise SetupError(f"importing images into the node image failed: {load.stderr[-2000:]}")
-    run([d, "exec", cid, "sh", "-c", "pkill containerd; sleep 1; rm -f /var/log/build-containerd.log"],
-        capture=True, check=False)
+    run(
+        [
+            d,
+            "exec",
+            cid,
+            "sh",
+            "-c",
+            "pkill containerd; sleep 1; rm -f /var/log/build-containerd.log",
+        ],
+        capture=True,
+        check=False,
+    )
     log(f"imported {len(refs)} images into the node image")
 
 

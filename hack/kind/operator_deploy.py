@@ -1,4 +1,4 @@
-"""The operator as users run it: its image built and loaded into kind, installed by the Helm chart."""
+"""The operator as users run it: its image, loaded into kind, installed by the Helm chart."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cluster
 import engine
 import images
 import nodeimage
 from common import ROOT, log, run, step
+
+import cluster
 
 CHART = ROOT / "charts/breakfix"
 RELEASE = "breakfix"
@@ -46,8 +47,12 @@ def pip_ca() -> Path | None:
     """The CA bundle the host's pip trusts, if one is configured (a network that inspects TLS)."""
     given = os.environ.get("PIP_CERT")
     if not given:
-        out = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.cert"],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.cert"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         given = out.stdout.strip() if out.returncode == 0 else ""
     return Path(given) if given and Path(given).is_file() else None
 
@@ -59,13 +64,29 @@ def build() -> str:
         ctx = Path(tmp)
         for name in ("Dockerfile", "pyproject.toml", "README.md"):
             shutil.copy(ROOT / name, ctx / name)
-        shutil.copytree(ROOT / "operator", ctx / "operator",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            ROOT / "operator",
+            ctx / "operator",
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+        )
         if ca := pip_ca():
             shutil.copy(ca, ctx / "pip-ca.pem")
-        run([engine.docker(), "build", "-q", "--network=host", "--build-arg", f"BASE={base()}",
-             "-t", ref, str(ctx)], env={"DOCKER_BUILDKIT": "0"}, capture=True,
-            hint="pip inside the build reaches PyPI over the host network")
+        run(
+            [
+                engine.docker(),
+                "build",
+                "-q",
+                "--network=host",
+                "--build-arg",
+                f"BASE={base()}",
+                "-t",
+                ref,
+                str(ctx),
+            ],
+            env={"DOCKER_BUILDKIT": "0"},
+            capture=True,
+            hint="pip inside the build reaches PyPI over the host network",
+        )
     return ref
 
 
@@ -76,17 +97,40 @@ def helm() -> str:
 def install(ref: str, *extra: str) -> None:
     """helm upgrade --install, waiting for the Deployment; a changed image restarts the pod."""
     repo, tag = ref.rsplit(":", 1)
-    digest = run([engine.docker(), "image", "inspect", "-f", "{{.Id}}", ref],
-                 capture=True).stdout.strip()
+    digest = run(
+        [engine.docker(), "image", "inspect", "-f", "{{.Id}}", ref], capture=True
+    ).stdout.strip()
     with step("installing the Helm chart (CRDs, Scenarios, operator)"):
-        run([helm(), "upgrade", "--install", RELEASE, str(CHART), "--namespace", NAMESPACE,
-             "--create-namespace", "--kubeconfig", str(cluster.KUBECONFIG),
-             "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
-             "--set", "image.pullPolicy=Never",
-             # The image id as an annotation: a rebuilt image under the same tag rolls the pod.
-             "--set-string", f"podAnnotations.breakfix\\.dev/image-id={digest.replace(':', '-')}",
-             *extra, "--wait", "--timeout", "180s"], capture=True,
-            hint=f"kubectl -n {NAMESPACE} describe pod; kubectl -n {NAMESPACE} logs deploy/{RELEASE}")
+        run(
+            [
+                helm(),
+                "upgrade",
+                "--install",
+                RELEASE,
+                str(CHART),
+                "--namespace",
+                NAMESPACE,
+                "--create-namespace",
+                "--kubeconfig",
+                str(cluster.KUBECONFIG),
+                "--set",
+                f"image.repository={repo}",
+                "--set",
+                f"image.tag={tag}",
+                "--set",
+                "image.pullPolicy=Never",
+                # The image id as an annotation: a rebuilt image under the same tag rolls the pod.
+                "--set-string",
+                f"podAnnotations.breakfix\\.dev/image-id={digest.replace(':', '-')}",
+                *extra,
+                "--wait",
+                "--timeout",
+                "180s",
+            ],
+            capture=True,
+            hint=f"kubectl -n {NAMESPACE} describe pod; kubectl -n {NAMESPACE} logs deploy/"
+            + RELEASE,
+        )
 
 
 def deploy(*extra: str) -> None:
@@ -102,6 +146,16 @@ def kubeconfig_path() -> Path:
 
 def logs() -> str:
     return subprocess.run(
-        [str(nodeimage.kubernetes() / "kubectl"), f"--kubeconfig={cluster.KUBECONFIG}",
-         "-n", NAMESPACE, "logs", f"deploy/{RELEASE}", "--tail=200"],
-        capture_output=True, text=True, check=False).stdout
+        [
+            str(nodeimage.kubernetes() / "kubectl"),
+            f"--kubeconfig={cluster.KUBECONFIG}",
+            "-n",
+            NAMESPACE,
+            "logs",
+            f"deploy/{RELEASE}",
+            "--tail=200",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout

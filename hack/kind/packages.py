@@ -46,15 +46,43 @@ def ensure(wanted: dict[str, str]) -> None:
             POLICY_RC.chmod(0o755)
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         try:
-            if run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                    "-o", "Dpkg::Options::=--force-confold", *needed],
-                   env=env, check=False).returncode != 0:
+            if (
+                run(
+                    [
+                        "apt-get",
+                        "install",
+                        "-y",
+                        "-q",
+                        "--no-install-recommends",
+                        "-o",
+                        "Dpkg::Options::=--force-confold",
+                        *needed,
+                    ],
+                    env=env,
+                    check=False,
+                ).returncode
+                != 0
+            ):
                 log("apt-get install failed; refreshing the package lists and trying once more")
-                run(["apt-get", "update", "-q"], env=env,
-                    hint="the Debian mirror could not be reached: check the network")
-                run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                     "-o", "Dpkg::Options::=--force-confold", *needed], env=env,
-                    hint="see apt's message above; `df -h /` if it mentions disk space")
+                run(
+                    ["apt-get", "update", "-q"],
+                    env=env,
+                    hint="the Debian mirror could not be reached: check the network",
+                )
+                run(
+                    [
+                        "apt-get",
+                        "install",
+                        "-y",
+                        "-q",
+                        "--no-install-recommends",
+                        "-o",
+                        "Dpkg::Options::=--force-confold",
+                        *needed,
+                    ],
+                    env=env,
+                    hint="see apt's message above; `df -h /` if it mentions disk space",
+                )
         finally:
             if wrote_policy:
                 os.unlink(POLICY_RC)

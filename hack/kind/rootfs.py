@@ -25,8 +25,11 @@ def ensure() -> Path:
         work = Path(tempfile.mkdtemp(prefix="rootfs.", dir=TARBALL.parent))
         try:
             target = work / "root"
-            run(["debootstrap", "--variant=minbase", SUITE, target, MIRROR], capture=True,
-                hint="debootstrap reaches Debian's mirror: check the network and `df -h`")
+            run(
+                ["debootstrap", "--variant=minbase", SUITE, target, MIRROR],
+                capture=True,
+                hint="debootstrap reaches Debian's mirror: check the network and `df -h`",
+            )
             # The downloaded .debs would only make every image 30 MB larger.
             for deb in (target / "var/cache/apt/archives").glob("*.deb"):
                 deb.unlink()

@@ -62,7 +62,9 @@ def test_start_status_watch_solve_and_grade(operator: InClusterOperator, tmp_pat
     delete_lab_and_wait_gone(name)
 
 
-def test_grade_of_an_unsolved_lab_fails_with_the_messages(operator: InClusterOperator, tmp_path: Path) -> None:
+def test_grade_of_an_unsolved_lab_fails_with_the_messages(
+    operator: InClusterOperator, tmp_path: Path
+) -> None:
     name = "cli-unsolved"
     kubectl("delete", "lab", name, "--ignore-not-found", "--wait=true")
     assert breakfix("start", "pending-insufficient-cpu", "--name", name).returncode == 0

@@ -1,4 +1,4 @@
-"""The first labs, end to end: broken, graded, solved, cleaned up — with the operator from its image, in the cluster."""
+"""The first labs, end to end: broken, graded, solved, cleaned up, by the in-cluster operator."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from breakfix.scenario.catalog import load_lab
 from tests.integration.cluster import get_json, kubectl, wait_until
-from tests.integration.operator import InClusterOperator
 from tests.integration.labs import (
     apply_reference_solution,
     condition,
@@ -20,13 +19,16 @@ from tests.integration.labs import (
     lab,
     wait_condition,
 )
+from tests.integration.operator import InClusterOperator
 from tests.paths import LABS
 
 FIRST_LABS = ["pending-insufficient-cpu", "crashloop-bad-command", "rbac-missing-permission"]
 
 
 @pytest.mark.parametrize("scenario", FIRST_LABS)
-def test_lab_is_broken_then_solved_then_cleaned_up(operator: InClusterOperator, scenario: str) -> None:
+def test_lab_is_broken_then_solved_then_cleaned_up(
+    operator: InClusterOperator, scenario: str
+) -> None:
     name = f"t-{scenario[:20]}"
     create_lab(name, scenario, seed=11)
     wait_condition(name, "Ready", 150)

@@ -36,7 +36,14 @@ def test_networkpolicy_lab_blocks_real_traffic_until_fixed(operator: InClusterOp
         def connects() -> bool:
             request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target}"
             out = kubectl(
-                "exec", "-n", namespace, client["metadata"]["name"], "--", "sh", "-c", request,
+                "exec",
+                "-n",
+                namespace,
+                client["metadata"]["name"],
+                "--",
+                "sh",
+                "-c",
+                request,
                 check=False,
             )
             return "HTTP/1." in out.stdout
@@ -74,7 +81,10 @@ def test_drain_lab_drains_a_worker_onto_the_other(operator: InClusterOperator) -
         drained = pods[0]["spec"]["nodeName"]
         [other] = [w for w in _workers() if w != drained]
         drain = [
-            "drain", drained, f"--pod-selector=app={app}", "--ignore-daemonsets",
+            "drain",
+            drained,
+            f"--pod-selector=app={app}",
+            "--ignore-daemonsets",
             "--delete-emptydir-data",
         ]
         # Broken: the budget refuses every eviction, so the drain cannot finish.

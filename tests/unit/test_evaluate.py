@@ -1,8 +1,8 @@
 """The checks engine against realistic object snapshots (shapes as the API server returns them)."""
 
-from breakfix.checks.evaluate import evaluate
-from breakfix.checks.models import Check
-from breakfix.checks.snapshot import Snapshot, access_need, needs
+from breakfix.checks.can_i import CanICheck
+from breakfix.checks.check import Check, evaluate
+from breakfix.checks.snapshot import Snapshot
 
 NS = "lab-t"
 NOW = 1_800_000_000.0
@@ -160,8 +160,8 @@ def test_can_i_uses_the_service_account_identity() -> None:
             }
         }
     )
-    [need] = needs(c, NS)
-    assert need == access_need(c.body, NS)  # type: ignore[arg-type]
+    [need] = c.needs(NS)
+    assert isinstance(c.body, CanICheck) and need == c.body.access_need(NS)
     assert need.user == "system:serviceaccount:lab-t:sa" and need.namespace == NS
     s = Snapshot(now=NOW, access={need: False})
     result = evaluate(c, s, NS)
@@ -188,7 +188,7 @@ def test_service_endpoints_explains_an_unmatched_selector() -> None:
 def test_unreadable_kind_fails_with_the_reason() -> None:
     c = check({"resource": {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w"}})
     s = Snapshot(now=NOW)
-    [need] = needs(c, NS)
+    [need] = c.needs(NS)
     s.errors[need] = "this cluster does not serve that kind"
     result = evaluate(c, s, NS)
     assert not result.passed and "does not serve" in result.message

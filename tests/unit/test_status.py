@@ -1,5 +1,7 @@
-from breakfix.checks.models import Check, CheckResult
-from breakfix.lab.status import Evaluation, condition, events_between, graded_status, iso
+from breakfix.checks.check import Check
+from breakfix.checks.models import CheckResult
+from breakfix.lab.conditions import condition, iso
+from breakfix.lab.status import Evaluation, events_between, graded_status
 from breakfix.scenario.models import Hint
 
 T0 = 1_800_000_000.0

@@ -7,6 +7,16 @@ from typing import Any
 
 Obj = dict[str, Any]
 
+MAX_POD_DETAILS = 2
+
+
+def name_of(obj: Obj) -> str:
+    return str(obj.get("metadata", {}).get("name", "?"))
+
+
+def format_selector(selector: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
 
 def parse_time(value: str | None) -> float | None:
     if not value:
@@ -120,3 +130,28 @@ def describe_workload_conditions(obj: Obj) -> list[str]:
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         out.append("rollout exceeded its progress deadline")
     return out
+
+
+def ready_pods(pods: list[Obj], for_seconds: int, now: float) -> tuple[list[Obj], float | None]:
+    """Pods Ready for at least `for_seconds`, and when the next not-yet-long-enough one will be."""
+    held, soonest = [], None
+    for pod in pods:
+        since = ready_since(pod)
+        if since is None:
+            continue
+        if now - since >= for_seconds:
+            held.append(pod)
+        else:
+            due = since + for_seconds
+            soonest = due if soonest is None else min(soonest, due)
+    return held, soonest
+
+
+def pod_details(pods: list[Obj], healthy: list[Obj]) -> str:
+    """ "; pod x: why" for the first unhealthy pods, to append to a check's message."""
+    ok = {name_of(p) for p in healthy}
+    sick = [describe_pod(p) for p in pods if name_of(p) not in ok]
+    if not sick:
+        return ""
+    more = f" (+{len(sick) - MAX_POD_DETAILS} more)" if len(sick) > MAX_POD_DETAILS else ""
+    return "; " + "; ".join(sick[:MAX_POD_DETAILS]) + more

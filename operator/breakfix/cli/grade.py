@@ -13,7 +13,7 @@ from rich.table import Table
 from breakfix import API_VERSION
 from breakfix.cli.session import CliError, get_lab
 from breakfix.kube.client import Kube, wait_for
-from breakfix.lab.status import lab_condition as condition
+from breakfix.lab.conditions import lab_condition as condition
 from breakfix.report import junit
 
 

@@ -14,8 +14,8 @@ from breakfix import API_VERSION
 from breakfix.cli.session import CliError, get_lab, get_scenario
 from breakfix.cli.view import lab_panel, placeholders, task
 from breakfix.kube.client import Kube, wait_for
-from breakfix.lab.status import lab_condition as condition
-from breakfix.lab.status import ready_or_stuck
+from breakfix.lab.conditions import lab_condition as condition
+from breakfix.lab.conditions import ready_or_stuck
 from breakfix.scenario.models import ScenarioSpec
 from breakfix.scenario.render import render
 

@@ -12,7 +12,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from breakfix.lab.status import lab_condition as condition
+from breakfix.lab.conditions import lab_condition as condition
 
 
 def placeholders(text: str) -> str:

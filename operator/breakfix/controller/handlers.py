@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any
 
 import kopf
 
@@ -20,13 +21,26 @@ from breakfix.kube.watched import WATCHED, WatchedKind
 from breakfix.scenario.template import namespace_for
 
 
-class Runtime:
-    """Process-wide state shared by the handlers (one operator per process)."""
+@dataclass
+class Shared:
+    """What the handlers share, made at startup and kept in Kopf's memo: Kopf hands each
+    resource a shallow copy of the operator's memo, so these objects themselves are shared."""
 
-    kube: Kube | None = None
-    signals = Signals()
-    settings = LoopSettings()
-    generations: ClassVar[dict[str, int | None]] = {}
+    kube: Kube
+    settings: LoopSettings
+    signals: Signals = field(default_factory=Signals)
+    # Lab name -> the generation last seen, to wake a lab on spec changes only.
+    generations: dict[str, int | None] = field(default_factory=dict)
+
+
+MEMO_KEY = "breakfix"
+
+
+def shared(memo: kopf.Memo) -> Shared:
+    value = memo.get(MEMO_KEY)
+    if not isinstance(value, Shared):
+        raise RuntimeError("the startup handler has not run: no shared state in the memo")
+    return value
 
 
 def slim(body: kopf.Body) -> dict[str, Any]:
@@ -62,13 +76,14 @@ def _register(watched: WatchedKind) -> None:
     def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
         return {namespace or "": slim(body)}
 
-    def wake(namespace: str | None, name: str, **_: Any) -> None:
+    def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+        signals = shared(memo).signals
         if watched.namespaced:
-            Runtime.signals.namespace(namespace or "")
+            signals.namespace(namespace or "")
         else:
             if watched.kind == "Namespace":
-                Runtime.signals.namespace(name)
-            Runtime.signals.kind(watched.kind)
+                signals.namespace(name)
+            signals.kind(watched.kind)
 
     kopf.index(watched.group, watched.version, watched.plural, id=watched.index_id, when=when)(
         index
@@ -88,21 +103,22 @@ def scenarios(name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any]:
 
 
 @kopf.on.event(GROUP, VERSION, "scenarios")
-def scenario_changed(name: str, **_: Any) -> None:
-    Runtime.signals.scenario(name)
+def scenario_changed(name: str, memo: kopf.Memo, **_: Any) -> None:
+    shared(memo).signals.scenario(name)
 
 
 @kopf.on.event(GROUP, VERSION, "labs")
-def lab_changed(name: str, meta: kopf.Meta, type: str | None, **_: Any) -> None:
+def lab_changed(name: str, meta: kopf.Meta, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Wake the lab on a spec change (hints, reset) or deletion only: our own status writes and
     Kopf's annotation and finalizer patches change nothing the lab loop reads from its Lab."""
+    state = shared(memo)
     if type == "DELETED":
-        Runtime.generations.pop(name, None)
+        state.generations.pop(name, None)
         return
     generation = meta.get("generation")
-    if meta.get("deletionTimestamp") or Runtime.generations.get(name) != generation:
-        Runtime.generations[name] = generation
-        Runtime.signals.lab(name)
+    if meta.get("deletionTimestamp") or state.generations.get(name) != generation:
+        state.generations[name] = generation
+        state.signals.lab(name)
 
 
 def _routine(record: logging.LogRecord) -> bool:
@@ -118,7 +134,7 @@ def _routine(record: logging.LogRecord) -> bool:
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     objects_log = logging.getLogger("kopf.objects")
     if _routine not in objects_log.filters:
         objects_log.addFilter(_routine)
@@ -134,36 +150,41 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 30
     poll = os.environ.get("BREAKFIX_POLL_SECONDS")
-    Runtime.settings = LoopSettings(
-        safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
-        poll_seconds=float(poll) if poll else None,
-    )
-    if Runtime.kube is None:
-        Runtime.kube = await Kube.connect()
+    if MEMO_KEY not in memo:
+        memo[MEMO_KEY] = Shared(
+            kube=await Kube.connect(),
+            settings=LoopSettings(
+                safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
+                poll_seconds=float(poll) if poll else None,
+            ),
+        )
 
 
 @kopf.on.cleanup()
-async def cleanup(**_: Any) -> None:
-    if Runtime.kube is not None:
-        await Runtime.kube.close()
-        Runtime.kube = None
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    state = memo.pop(MEMO_KEY, None)
+    if isinstance(state, Shared):
+        await state.kube.close()
 
 
 @kopf.daemon(GROUP, VERSION, "labs", id="lab", cancellation_timeout=5.0)
 async def lab(
-    body: kopf.Body, stopped: kopf.DaemonStopped, logger: kopf.Logger, **kwargs: Any
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    logger: kopf.Logger,
+    memo: kopf.Memo,
+    **kwargs: Any,
 ) -> None:
-    assert Runtime.kube is not None
+    state = shared(memo)
     indexes = {w.index_id: kwargs[w.index_id] for w in WATCHED}
 
     async def post(type_: str, reason: str, message: str) -> None:
-        assert Runtime.kube is not None
-        await events.post(Runtime.kube, dict(body), type_, reason, message)
+        await events.post(state.kube, dict(body), type_, reason, message)
 
     loop = LabLoop(
-        kube=Runtime.kube,
-        signals=Runtime.signals,
-        settings=Runtime.settings,
+        kube=state.kube,
+        signals=state.signals,
+        settings=state.settings,
         body=body,
         indexes=indexes,
         scenarios=_Scenarios(kwargs["scenarios"]),
@@ -193,10 +214,12 @@ class _Scenarios(Mapping[str, Any]):
 
 
 @kopf.on.delete(GROUP, VERSION, "labs")
-async def lab_deleted(name: str, status: kopf.Status, logger: kopf.Logger, **_: Any) -> None:
+async def lab_deleted(
+    name: str, status: kopf.Status, logger: kopf.Logger, memo: kopf.Memo, **_: Any
+) -> None:
     """Owner references already collect the namespace; deleting it here makes it prompt, and
     the cluster-scoped objects listed in the status are removed even if their owner link broke."""
-    assert Runtime.kube is not None
-    await teardown(Runtime.kube, namespace_for(name), list(status.get("clusterObjects") or []))
-    await revert_changes(Runtime.kube, list(status.get("nodeChanges") or []))
+    kube = shared(memo).kube
+    await teardown(kube, namespace_for(name), list(status.get("clusterObjects") or []))
+    await revert_changes(kube, list(status.get("nodeChanges") or []))
     logger.info(f"lab {name} cleaned up")

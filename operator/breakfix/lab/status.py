@@ -8,87 +8,51 @@ write.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from breakfix.checks.models import Check, CheckResult
+from breakfix.checks.check import Check
+from breakfix.checks.models import CheckResult
+from breakfix.lab import reasons as r
+from breakfix.lab.conditions import Status, condition, iso, parse_iso, set_condition
 from breakfix.scenario.models import Hint
 
-Status = dict[str, Any]
-
-READY = "Ready"
-SOLVED = "Solved"
-EXPIRED = "TimeLimitExceeded"
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> float:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
-# Ready=False reasons that no amount of waiting will change: the Lab or Scenario must change.
-TERMINAL_REASONS = frozenset(
-    {
-        "ScenarioNotFound",
-        "ScenarioInvalid",
-        "RenderFailed",
-        "InvalidSpec",
-        "ProvisioningFailed",
-        "SymptomsNotObserved",
-    }
+# Fields that describe one provisioning; a reset or a lost namespace clears them.
+PROGRESS_FIELDS = (
+    "provisioned",
+    "provisionedAt",
+    "observedReset",
+    "clusterObjects",
+    "symptoms",
+    "checks",
+    "passed",
+    "total",
+    "progress",
+    "score",
+    "startedAt",
+    "firstSolvedAt",
+    "timeToSolveSeconds",
+    "regressions",
+    "nodeChanges",
 )
 
 
-def lab_condition(lab: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    """A condition of a whole Lab object as read from the API ({} when absent)."""
-    return condition((lab or {}).get("status") or {}, type_) or {}
-
-
-def ready_or_stuck(lab: dict[str, Any] | None) -> bool:
-    """Waiting for Ready is over: it is True, or False for a reason waiting cannot fix."""
-    ready = lab_condition(lab, READY)
-    return ready.get("status") == "True" or ready.get("reason") in TERMINAL_REASONS
-
-
-def condition(status: Status, type_: str) -> dict[str, Any] | None:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return None
-
-
-def set_condition(
-    conditions: list[dict[str, Any]],
-    type_: str,
-    state: str,
-    reason: str,
-    message: str,
-    generation: int,
-    now: float,
-) -> list[dict[str, Any]]:
-    """metav1.Condition semantics: lastTransitionTime changes only when `status` does."""
-    previous = next((c for c in conditions if c.get("type") == type_), None)
-    transition = (
-        previous["lastTransitionTime"]
-        if previous and previous.get("status") == state and previous.get("lastTransitionTime")
-        else iso(now)
+def not_ready(
+    status: Status, generation: int, reason: str, message: str, now: float, solved: str
+) -> Status:
+    """Ready=False for `reason`, and Solved=Unknown with the message `solved`."""
+    conditions = set_condition(
+        status.get("conditions") or [], r.READY, "False", reason, message, generation, now
     )
-    new = {
-        "type": type_,
-        "status": state,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": transition,
-    }
-    return (
-        [c for c in conditions if c.get("type") != type_] + [new]
-        if previous is None
-        else [new if c.get("type") == type_ else c for c in conditions]
+    conditions = set_condition(
+        conditions, r.SOLVED, "Unknown", r.NOT_READY, solved, generation, now
     )
+    return {**status, "conditions": conditions}
+
+
+def cleared(status: Status, generation: int, message: str, now: float) -> Status:
+    """The status of a lab whose namespace is being deleted to provision it again."""
+    kept = {k: v for k, v in status.items() if k not in PROGRESS_FIELDS}
+    return not_ready(kept, generation, r.RESETTING, message, now, "the lab is not ready")
 
 
 def check_entries(
@@ -140,7 +104,7 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
     passed = sum(1 for e in entries if e["passed"])
     total = len(entries)
     solved = total > 0 and passed == total
-    was_solved = (condition(previous, SOLVED) or {}).get("status") == "True"
+    was_solved = (condition(previous, r.SOLVED) or {}).get("status") == "True"
 
     first = previous.get("firstSolvedAt")
     if solved and not first:
@@ -162,18 +126,18 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
     if solved:
         conditions = set_condition(
             conditions,
-            SOLVED,
+            r.SOLVED,
             "True",
-            "AllChecksPassed",
+            r.ALL_CHECKS_PASSED,
             f"all {total} checks pass",
             ev.generation,
             ev.now,
         )
     else:
-        reason = "ShortcutDetected" if any(e["guard"] for e in failing) else "ChecksFailing"
+        reason = r.SHORTCUT_DETECTED if any(e["guard"] for e in failing) else r.CHECKS_FAILING
         conditions = set_condition(
             conditions,
-            SOLVED,
+            r.SOLVED,
             "False",
             reason,
             f"{len(failing)} of {total} checks failing: {failing[0]['name']}: "
@@ -184,9 +148,9 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
     if ev.time_limit_seconds:
         conditions = set_condition(
             conditions,
-            EXPIRED,
+            r.EXPIRED,
             "True" if expired else "False",
-            "TimeLimitExceeded" if expired else "WithinTimeLimit",
+            r.TIME_LIMIT_EXCEEDED if expired else r.WITHIN_TIME_LIMIT,
             f"time limit {ev.time_limit_seconds}s",
             ev.generation,
             ev.now,
@@ -221,20 +185,20 @@ def events_between(old: Status, new: Status) -> list[tuple[str, str, str]]:
         if prev is None or prev.get("passed") == entry["passed"]:
             continue
         if entry["passed"]:
-            out.append(("Normal", "CheckPassed", f"{entry['name']}: {entry['message']}"))
+            out.append(("Normal", r.CHECK_PASSED, f"{entry['name']}: {entry['message']}"))
         else:
-            out.append(("Warning", "CheckFailed", f"{entry['name']}: {entry['message']}"))
-    old_solved = (condition(old, SOLVED) or {}).get("status")
-    new_solved = (condition(new, SOLVED) or {}).get("status")
+            out.append(("Warning", r.CHECK_FAILED, f"{entry['name']}: {entry['message']}"))
+    old_solved = (condition(old, r.SOLVED) or {}).get("status")
+    new_solved = (condition(new, r.SOLVED) or {}).get("status")
     if new_solved == "True" and old_solved != "True":
         out.append(
             (
                 "Normal",
-                "Solved",
+                r.SOLVED_EVENT,
                 f"all checks pass (score {new.get('score')}, "
                 f"{new.get('timeToSolveSeconds', 0)}s to first solve)",
             )
         )
     elif old_solved == "True" and new_solved == "False":
-        out.append(("Warning", "Regressed", condition(new, SOLVED)["message"]))  # type: ignore[index]
+        out.append(("Warning", r.REGRESSED, condition(new, r.SOLVED)["message"]))  # type: ignore[index]
     return out

@@ -13,8 +13,11 @@ from pydantic import (
     model_validator,
 )
 
+from breakfix.checks.absent import AbsentCheck
 from breakfix.checks.assertion import validate_tree
-from breakfix.checks.models import NAME_PATTERN, AbsentCheck, Check, Model, ResourceCheck
+from breakfix.checks.check import Check
+from breakfix.checks.models import NAME_PATTERN, Model
+from breakfix.checks.resource import ResourceCheck
 from breakfix.scenario.template import RenderError, probe_context, render_text, render_tree
 
 Difficulty = Literal["easy", "medium", "hard"]

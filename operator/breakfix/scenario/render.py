@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from breakfix.checks.models import Check
+from breakfix.checks.check import Check
 from breakfix.scenario.models import (
     Hint,
     NodeChanges,

@@ -17,9 +17,9 @@ from typing import Any
 
 from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
-from breakfix.kube.nodes import holder
 from breakfix.kube.solution import apply_solution
-from breakfix.lab.status import lab_condition, ready_or_stuck
+from breakfix.lab.conditions import lab_condition, ready_or_stuck
+from breakfix.lab.nodes import holder
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Variant
 from breakfix.scenario.render import render, render_steps

@@ -1,4 +1,4 @@
-from breakfix.kube.nodes import CONTROL_PLANE, target_node
+from breakfix.lab.nodes import CONTROL_PLANE, target_node
 
 
 def node(name: str, ready: bool = True, control_plane: bool = False, **spec: object) -> dict:

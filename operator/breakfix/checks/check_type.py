@@ -1,0 +1,64 @@
+"""The interface every check type implements, in the manner of Chainsaw's operations: one module
+per type holds its model (the YAML under the type's key), what it reads from the cluster, and how
+it reaches a verdict. `registry.py` lists the types; everything else is derived from it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from breakfix.checks.models import Model
+from breakfix.checks.snapshot import Need, ObjectsNeed, Snapshot
+
+READ = ("get", "list", "watch")
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Something a check type reads: an RBAC grant the operator needs (see the chart's
+    templates/rbac.yaml) and, for a `kind`, a kind served from the watch cache (kube/watched.py).
+    A unit test holds both files to these declarations."""
+
+    api_version: str
+    resource: str
+    verbs: tuple[str, ...] = READ
+    kind: str | None = None
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+    # Epoch seconds at which the verdict may change without any watch event (a `forSeconds`).
+    recheck_at: float | None = None
+
+
+class CheckType(Model, ABC):
+    """One kind of check. Subclasses are pydantic models of the type's YAML body."""
+
+    key: ClassVar[str]
+    """The field that names the type in a check, e.g. `podsReady`."""
+    reads: ClassVar[tuple[Reads, ...]]
+    """What grading reads, for every instance; types that read what the check names (resource,
+    absent) declare nothing here and the catalog test checks the kinds they name."""
+
+    @abstractmethod
+    def needs(self, namespace: str) -> list[Need]:
+        """What must be gathered to grade this check for a lab living in `namespace`."""
+
+    @abstractmethod
+    def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
+        """Pass or fail, with a message that says what is wrong; never raises for cluster
+        states. Called only when every need was gathered without error."""
+
+    def wakes_on(self, namespace: str) -> set[str]:
+        """Kinds whose cluster-wide changes may change the verdict. Changes inside the lab's
+        own namespace wake the lab anyway."""
+        return {
+            n.kind for n in self.needs(namespace) if isinstance(n, ObjectsNeed) and not n.namespace
+        }

@@ -1,0 +1,29 @@
+"""Every check type, in the order error messages list them. Adding a type is one module under
+checks/ and one line here: parsing, needs, evaluation and the permission tests follow."""
+
+from __future__ import annotations
+
+from breakfix.checks.absent import AbsentCheck
+from breakfix.checks.can_i import CanICheck
+from breakfix.checks.check_type import CheckType
+from breakfix.checks.logs import LogsCheck
+from breakfix.checks.network_flow import NetworkFlowCheck
+from breakfix.checks.node_ready import NodeReadyCheck
+from breakfix.checks.pods_ready import PodsReadyCheck
+from breakfix.checks.resource import ResourceCheck
+from breakfix.checks.service_endpoints import ServiceEndpointsCheck
+from breakfix.checks.workload_available import WorkloadAvailableCheck
+
+CHECK_TYPES: tuple[type[CheckType], ...] = (
+    ResourceCheck,
+    AbsentCheck,
+    CanICheck,
+    PodsReadyCheck,
+    WorkloadAvailableCheck,
+    ServiceEndpointsCheck,
+    LogsCheck,
+    NetworkFlowCheck,
+    NodeReadyCheck,
+)
+
+BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

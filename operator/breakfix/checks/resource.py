@@ -1,0 +1,42 @@
+"""`resource`: objects must exist and match `expect`, a partial object tree (see assertion.py)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from breakfix.checks.assertion import match
+from breakfix.checks.check_type import CheckType, Reads, Verdict
+from breakfix.checks.diagnose import name_of
+from breakfix.checks.snapshot import Need, Snapshot
+from breakfix.checks.target import Target
+
+
+class ResourceCheck(Target, CheckType):
+    key: ClassVar[str] = "resource"
+    # Whatever kind the check names: the catalog test asserts the operator may read those.
+    reads: ClassVar[tuple[Reads, ...]] = ()
+
+    expect: dict[str, Any] = Field(default_factory=dict)
+    match: Literal["all", "any"] = Field(
+        "all", description="With a selector: every selected object must match, or at least one."
+    )
+
+    def needs(self, namespace: str) -> list[Need]:
+        return self.target_needs(namespace)
+
+    def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
+        objs = self.select(snapshot, namespace)
+        if not objs:
+            what = f"no {self.kind} named {self.name}" if self.name else f"no {self.describe()}"
+            return Verdict(False, what + self.where(namespace))
+        verdicts = [(o, match(self.expect, o)) for o in objs]
+        bad = [(o, problems) for o, problems in verdicts if problems]
+        ok = not bad if self.match == "all" else len(bad) < len(verdicts)
+        if ok:
+            names = ", ".join(name_of(o) for o, p in verdicts if not p)
+            return Verdict(True, f"{self.kind} {names} as expected")
+        obj, problems = bad[0]
+        extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Verdict(False, f"{self.kind} {name_of(obj)}: {problems[0]}{extra}")

@@ -1,0 +1,284 @@
+"""The reconcile of one Lab as a pure function: what it observed in, a Decision out.
+
+`decide()` reads the Lab, its Scenario, the cached Nodes and namespace, the status as last
+decided and the time, and returns the new status, the actions to take and when to look again.
+It never does I/O: when it needs to know something only the cluster can tell (does the Lab
+holding the node still exist, did provisioning work, what do the symptoms and checks see), it
+returns that question as an action with `wake_at=None`, and the executor asks again with the
+answer. Like Kopf's own progression (kopf/_core/actions/progression.py), time is passed in.
+
+One step of a new lab, for instance, is three calls: Provision?, then Gather(symptoms)?, then
+(the symptoms holding) Gather(checks)?, and finally the graded status with WriteStatus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from breakfix.checks.check import all_needs, evaluate, wake_kinds
+from breakfix.lab import reasons as r
+from breakfix.lab.actions import (
+    Action,
+    Decision,
+    Gather,
+    LookUpLab,
+    PostEvent,
+    Provision,
+    Provisioned,
+    Subscribe,
+    TearDown,
+    WriteStatus,
+)
+from breakfix.lab.conditions import Status, condition, is_true, iso, parse_iso
+from breakfix.lab.models import LabSpec
+from breakfix.lab.nodes import holder, target_node
+from breakfix.lab.observed import Observed, Timing
+from breakfix.lab.status import Evaluation, cleared, graded_status, not_ready
+from breakfix.lab.symptoms import Observation, next_recheck, symptoms_status
+from breakfix.scenario.models import ScenarioSpec
+from breakfix.scenario.render import RenderedScenario, render
+from breakfix.scenario.template import RenderError, namespace_for
+
+Obj = dict[str, Any]
+
+
+class _Step:
+    """The decision being built: the status so far and the actions so far."""
+
+    def __init__(self, seen: Observed, timing: Timing) -> None:
+        self.seen, self.timing = seen, timing
+        self.status: Status = dict(seen.status)
+        self.actions: list[Action] = []
+
+    def done(self, wake_at: float, write: bool = True) -> Decision:
+        actions = [*self.actions, WriteStatus(self.status)] if write else self.actions
+        return Decision(self.status, actions, wake_at)
+
+    def ask(self, *questions: Action) -> Decision:
+        return Decision(self.status, [*self.actions, *questions], None)
+
+    def not_ready(self, reason: str, message: str, retry: float | None = None) -> Decision:
+        seen = self.seen
+        previous = condition(self.status, r.READY) or {}
+        if previous.get("reason") != reason and reason != r.RESETTING:
+            self.actions.append(PostEvent("Warning", reason, message))
+        self.status = not_ready(
+            self.status, seen.generation, reason, message, seen.now, "the lab is not ready"
+        )
+        wait = retry if retry is not None else self.timing.safety_seconds
+        return self.done(seen.now + wait)
+
+
+def decide(seen: Observed, timing: Timing = Timing()) -> Decision:
+    """The next status of the Lab `seen.name`, what to do to get there, and when to wake."""
+    step = _Step(seen, timing)
+    try:
+        spec = LabSpec.model_validate(dict(seen.spec))
+    except ValidationError as exc:
+        return step.not_ready(r.INVALID_SPEC, first_error(exc))
+    namespace = namespace_for(seen.name)
+    step.status["namespace"] = namespace
+    subscribed = len(step.actions)
+    step.actions.append(Subscribe(spec.scenario))
+
+    raw = seen.scenarios.get(spec.scenario)
+    if raw is None:
+        return step.not_ready(
+            r.SCENARIO_NOT_FOUND,
+            f"Scenario {spec.scenario!r} does not exist; `kubectl get scenarios` lists them",
+        )
+    try:
+        scenario = ScenarioSpec.model_validate(raw)
+    except ValidationError as exc:
+        return step.not_ready(r.SCENARIO_INVALID, f"Scenario {spec.scenario}: {first_error(exc)}")
+    node: str | None = None
+    if scenario.node_changes is not None:
+        node = target_node(seen.nodes)
+        if node is None:
+            return step.not_ready(r.NO_NODE_AVAILABLE, "no Ready node to change", retry=10.0)
+        held = _holder(seen.nodes, node)
+        if held and held != seen.name and not step.status.get("provisioned"):
+            if held not in seen.labs_alive:
+                return step.ask(LookUpLab(held))
+            if seen.labs_alive[held]:
+                step.actions[subscribed] = Subscribe(spec.scenario, frozenset({"Node"}))
+                return step.not_ready(
+                    r.WAITING_FOR_EXCLUSIVE_LAB,
+                    f"lab {held} is using node {node}; this lab starts when it is deleted",
+                    retry=timing.safety_seconds,
+                )
+    if step.status.get("seed") is None:
+        step.status["seed"] = spec.seed if spec.seed is not None else seen.new_seed
+    try:
+        rendered = render(scenario, spec.scenario, seen.name, int(step.status["seed"]), node)
+    except RenderError as exc:
+        return step.not_ready(r.RENDER_FAILED, f"Scenario {spec.scenario} does not render: {exc}")
+    kinds = wake_kinds(rendered.symptoms + rendered.checks, namespace)
+    if scenario.node_changes is not None:
+        kinds.add("Node")
+    step.actions[subscribed] = Subscribe(spec.scenario, frozenset(kinds))
+
+    decided = _provisioning(step, spec, rendered, node, namespace)
+    if decided is not None:
+        return decided
+    return _grading(step, spec, scenario, rendered, namespace)
+
+
+def _provisioning(
+    step: _Step, spec: LabSpec, rendered: RenderedScenario, node: str | None, namespace: str
+) -> Decision | None:
+    """Reset, provision, or handle provisioning's answer; None when the lab is provisioned."""
+    seen, status = step.seen, step.status
+    outcome = seen.provisioned
+    if outcome is not None:
+        return _provisioned(step, spec, outcome, namespace)
+    # The namespace just created may not be in the watch cache yet: only look before provisioning.
+    reset = int(status.get("observedReset", 0)) != spec.reset
+    if status.get("provisioned") and (reset or not seen.namespace_exists):
+        if reset:
+            reason = r.RESET
+            message = f"reset {spec.reset}: deleting namespace {namespace} and provisioning again"
+        else:
+            reason = r.NAMESPACE_LOST
+            message = f"namespace {namespace} disappeared: provisioning again"
+        step.actions.append(PostEvent("Normal", reason, message))
+        step.status = cleared(status, seen.generation, message, seen.now)
+        step.actions += [
+            WriteStatus(step.status),
+            TearDown(
+                list(status.get("clusterObjects") or []),
+                list(status.get("nodeChanges") or []),
+                wait=True,
+            ),
+        ]
+    status = step.status
+    if status.get("provisioned"):
+        return None
+    failed_at = status.get("provisioningFailedAt")
+    if failed_at and status.get("provisioningFailedGeneration") == seen.generation:
+        # Do not hammer the API with a scenario it rejects: wait, or act at once when the Lab
+        # changes.
+        retry_at = parse_iso(failed_at) + step.timing.retry_seconds
+        if seen.now < retry_at:
+            return step.done(retry_at, write=False)
+        return step.not_ready(
+            r.RESETTING, f"waiting for namespace {namespace} to go away", retry=2.0
+        )
+    return step.ask(Provision(rendered, node, spec.learner, dict(status)))
+
+
+def _provisioned(
+    step: _Step, spec: LabSpec, outcome: Provisioned, namespace: str
+) -> Decision | None:
+    seen, status = step.seen, step.status
+    if status.get("provisioned"):
+        return None
+    if outcome.node_changes:
+        status["nodeChanges"] = outcome.node_changes
+    if outcome.error is not None:
+        step.actions.append(
+            TearDown(
+                list(status.get("clusterObjects") or []),
+                list(status.pop("nodeChanges", None) or []),
+                wait=False,
+            )
+        )
+        status["provisioningFailedAt"] = iso(seen.now)
+        status["provisioningFailedGeneration"] = seen.generation
+        message = f"could not create the scenario's objects: {outcome.error}"
+        step.actions.append(PostEvent("Warning", r.PROVISIONING_FAILED, message))
+        return step.not_ready(r.PROVISIONING_FAILED, message, retry=step.timing.retry_seconds)
+    status.pop("provisioningFailedAt", None)
+    status.pop("provisioningFailedGeneration", None)
+    status.update(
+        {
+            "provisioned": True,
+            "provisionedAt": iso(seen.now),
+            "observedReset": spec.reset,
+            "clusterObjects": outcome.cluster_objects,
+        }
+    )
+    return None
+
+
+def _grading(
+    step: _Step,
+    spec: LabSpec,
+    scenario: ScenarioSpec,
+    rendered: RenderedScenario,
+    namespace: str,
+) -> Decision:
+    """Confirm the symptoms until Ready, then grade the checks."""
+    seen = step.seen
+    revealed = rendered.hints[: spec.hints]
+    wake = seen.now + step.timing.safety_seconds
+    if not is_true(step.status, r.READY):
+        if seen.symptoms is None:
+            needs = all_needs(rendered.symptoms, namespace)
+            return step.ask(Gather("symptoms", tuple(needs)))
+        results = [evaluate(c, seen.symptoms, namespace) for c in rendered.symptoms]
+        step.status, events, symptoms_wake = symptoms_status(
+            step.status,
+            Observation(
+                generation=seen.generation,
+                now=seen.symptoms.now,
+                namespace=namespace,
+                symptoms=rendered.symptoms,
+                results=results,
+                checks_watched=len(rendered.checks),
+                symptoms_seconds=scenario.timeouts.symptoms_seconds,
+                safety_seconds=step.timing.safety_seconds,
+            ),
+        )
+        step.actions += events
+        wake = min(wake, symptoms_wake)
+    if is_true(step.status, r.READY):
+        if seen.checks is None:
+            return step.ask(Gather("checks", tuple(all_needs(rendered.checks, namespace))))
+        results = [evaluate(c, seen.checks, namespace) for c in rendered.checks]
+        step.status = graded_status(
+            step.status,
+            Evaluation(
+                generation=seen.generation,
+                now=seen.checks.now,
+                checks=rendered.checks,
+                results=results,
+                revealed=revealed,
+                time_limit_seconds=spec.time_limit_seconds,
+            ),
+        )
+        wake = min(wake, next_recheck(results, wake))
+        if spec.time_limit_seconds and not step.status.get("firstSolvedAt"):
+            deadline = parse_iso(step.status["startedAt"]) + spec.time_limit_seconds + 1
+            if deadline > seen.now:
+                wake = min(wake, deadline)
+    else:
+        step.status["hints"] = [h.text for h in revealed]
+        step.status["hintsUsed"] = len(revealed)
+    # Hints are revealed only here, so the status this step started from has the old ones.
+    for index in range(len(seen.status.get("hints") or []), len(revealed)):
+        step.actions.append(
+            PostEvent(
+                "Normal",
+                r.HINT_REVEALED,
+                f"hint {index + 1} of {len(rendered.hints)} revealed "
+                f"(-{revealed[index].cost} points)",
+            )
+        )
+    return step.done(wake)
+
+
+def _holder(nodes: Sequence[Obj], node: str) -> str | None:
+    for obj in nodes:
+        if obj["metadata"]["name"] == node:
+            return holder(dict(obj))
+    return None
+
+
+def first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else str(err["msg"])

@@ -1,0 +1,135 @@
+"""The check registry against the catalog, the chart's RBAC and the watched kinds: every check
+type declares what it reads, and the operator must be allowed to read it and have it cached."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+
+from breakfix.checks.check import Check, all_needs, wake_kinds
+from breakfix.checks.check_type import CheckType, Reads
+from breakfix.checks.registry import BY_KEY, CHECK_TYPES
+from breakfix.checks.snapshot import AccessNeed, LogsNeed, ObjectsNeed
+from breakfix.kube.watched import BY_API_KIND
+from breakfix.scenario.catalog import load_catalog
+from breakfix.scenario.render import render
+from tests.paths import LABS, ROOT
+
+NS = "lab-x"
+
+
+@cache
+def rbac_rules() -> list[dict[str, Any]]:
+    text = (ROOT / "charts/breakfix/templates/rbac.yaml").read_text()
+    # The ClusterRole's rules hold no template expressions; cut them out of the template.
+    return list(yaml.safe_load(text[text.index("rules:") : text.index("---")])["rules"])
+
+
+def granted(group: str, resource: str, verb: str) -> bool:
+    return any(
+        group in rule["apiGroups"]
+        and resource in rule["resources"]
+        and verb in rule["verbs"]
+        and not rule.get("resourceNames")
+        for rule in rbac_rules()
+    )
+
+
+@cache
+def catalog_checks() -> list[Check]:
+    out: list[Check] = []
+    for lab in load_catalog(LABS):
+        rendered = render(lab.spec, lab.id, "x", 5, "node-1")
+        out += rendered.symptoms + rendered.checks
+    return out
+
+
+def test_keys_are_unique_and_every_type_is_declared() -> None:
+    assert len(BY_KEY) == len(CHECK_TYPES)
+    for check_type in CHECK_TYPES:
+        assert check_type.key and isinstance(check_type.reads, tuple), check_type
+
+
+@pytest.mark.parametrize("check_type", CHECK_TYPES, ids=lambda t: t.key)
+def test_what_a_type_reads_is_granted_and_watched(check_type: type[CheckType]) -> None:
+    for reads in check_type.reads:
+        for verb in reads.verbs:
+            assert granted(reads.group, reads.resource, verb), (
+                f"{check_type.key}: charts/breakfix/templates/rbac.yaml does not grant "
+                f"{verb} on {reads.resource} in group {reads.group!r}"
+            )
+        if reads.kind is not None:
+            watched = BY_API_KIND.get((reads.api_version, reads.kind))
+            assert watched is not None, f"{check_type.key}: {reads.kind} is not in kube/watched.py"
+            assert watched.plural == reads.resource
+
+
+def _declared(reads: tuple[Reads, ...], need: object) -> bool:
+    if isinstance(need, ObjectsNeed):
+        return any((r.api_version, r.kind) == (need.api_version, need.kind) for r in reads)
+    if isinstance(need, AccessNeed):
+        return any(r.resource == "subjectaccessreviews" for r in reads)
+    if isinstance(need, LogsNeed):
+        return any(r.resource == "pods/log" for r in reads)
+    return False
+
+
+def test_every_catalog_check_reads_only_what_its_type_declares() -> None:
+    checks = catalog_checks()
+    assert {c.body.key for c in checks} >= {"resource", "absent", "canI", "workloadAvailable"}
+    for check in checks:
+        body = check.body
+        if not body.reads:
+            continue
+        for need in body.needs(NS):
+            assert _declared(body.reads, need), f"{check.name}: {need} is not declared"
+
+
+def test_kinds_named_by_resource_and_absent_checks_are_watched_and_granted() -> None:
+    for need in all_needs(catalog_checks(), NS):
+        if isinstance(need, ObjectsNeed):
+            watched = BY_API_KIND.get((need.api_version, need.kind))
+            assert watched is not None, f"{need.kind} is read by a lab but not cached"
+            for verb in ("list", "watch"):
+                assert granted(watched.group, watched.plural, verb), (watched, verb)
+
+
+def test_cluster_wide_reads_and_access_reviews_wake_the_lab() -> None:
+    flow = Check.model_validate(
+        {
+            "name": "f",
+            "description": "d",
+            "networkFlow": {"from": {"selector": {"a": "b"}}, "to": {"selector": {}}, "port": 80},
+        }
+    )
+    can_i = Check.model_validate(
+        {
+            "name": "c",
+            "description": "d",
+            "canI": {"subject": {"kind": "User", "name": "u"}, "verb": "get", "resource": "pods"},
+        }
+    )
+    pods = Check.model_validate(
+        {"name": "p", "description": "d", "podsReady": {"selector": {"a": "b"}}}
+    )
+    assert wake_kinds([pods], NS) == set()
+    assert wake_kinds([flow, can_i], NS) == {
+        "NetworkPolicy",
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    }
+
+
+def test_a_check_names_one_registered_type() -> None:
+    with pytest.raises(ValueError, match=r"exactly one of resource, absent, .*; got none"):
+        Check.model_validate({"name": "a", "description": "d"})
+    with pytest.raises(ValueError, match=r"bogus\n.*Extra inputs are not permitted"):
+        Check.model_validate({"name": "a", "description": "d", "bogus": {}, "logs": {}})
+    with pytest.raises(ValueError, match=r"podsReady.min\n.*greater than or equal to 1"):
+        Check.model_validate(
+            {"name": "a", "description": "d", "podsReady": {"selector": {}, "min": 0}}
+        )

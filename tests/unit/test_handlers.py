@@ -1,0 +1,71 @@
+"""The Kopf handlers' shared state lives in Kopf's memo, filled by the startup handler."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import kopf
+import pytest
+
+from breakfix.controller import handlers
+from breakfix.controller.handlers import MEMO_KEY, Shared, shared
+from breakfix.kube.client import Kube
+from tests.unit.fake_kube import FakeKube
+
+
+async def started(monkeypatch: pytest.MonkeyPatch) -> kopf.Memo:
+    async def connect() -> FakeKube:
+        return FakeKube()
+
+    monkeypatch.setattr(Kube, "connect", connect)
+    monkeypatch.setenv("BREAKFIX_SAFETY_SECONDS", "42")
+    memo = kopf.Memo()
+    await handlers.startup(settings=kopf.OperatorSettings(), memo=memo)
+    logging.getLogger("kopf.objects").removeFilter(handlers._routine)
+    return memo
+
+
+async def test_startup_fills_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = await started(monkeypatch)
+    state = shared(memo)
+    assert isinstance(state.kube, FakeKube) and state.settings.safety_seconds == 42
+    # Kopf gives each resource a shallow copy of the memo: the state itself is shared.
+    assert shared(copy.copy(memo)) is state
+
+
+def test_handlers_refuse_to_run_without_startup() -> None:
+    with pytest.raises(RuntimeError, match="startup"):
+        shared(kopf.Memo())
+
+
+async def test_a_lab_wakes_on_spec_changes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = await started(monkeypatch)
+    signals = shared(memo).signals
+    flag = signals.flag("t")
+
+    def changed(generation: int) -> None:
+        meta = kopf.Meta({"metadata": {"name": "t", "generation": generation}})
+        handlers.lab_changed(name="t", meta=meta, type="MODIFIED", memo=memo)
+
+    changed(1)
+    assert flag.is_set()
+    flag.clear()
+    changed(1)
+    assert not flag.is_set()
+    changed(2)
+    assert flag.is_set()
+
+
+async def test_cleanup_closes_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = await started(monkeypatch)
+    closed: list[bool] = []
+
+    async def close() -> None:
+        closed.append(True)
+
+    state = memo[MEMO_KEY]
+    assert isinstance(state, Shared)
+    monkeypatch.setattr(state.kube, "close", close, raising=False)
+    await handlers.cleanup(memo=memo)
+    assert closed == [True] and MEMO_KEY not in memo
