@@ -87,13 +87,12 @@ def storage_manifest() -> str:
     """kind's own default storage (local-path-provisioner and the `standard` StorageClass),
     read from kind's source, with the images built here."""
     src = (images._kind_module() / "pkg/build/nodeimage/const_storage.go").read_text()
-    body = re.search(r"const defaultStorageManifest = `(.*?)`\s*$", src, re.S | re.M)
-    if not body:
+    src = src.replace("` + storageProvisionerImage + `", LOCAL_PATH_IMAGE)
+    src = src.replace("` + storageHelperImage + `", HELPER_IMAGE)
+    body = re.search(r"const defaultStorageManifest = `(.*?)`", src, re.S)
+    if not body or "` +" in body.group(1) or "kind: StorageClass" not in body.group(1):
         raise SetupError("kind's const_storage.go changed shape: update nodeimage.storage_manifest")
-    text = body.group(1)
-    text = text.replace("` + storageProvisionerImage + `", LOCAL_PATH_IMAGE)
-    text = text.replace("` + storageHelperImage + `", HELPER_IMAGE)
-    return text
+    return body.group(1)
 
 
 def image_id(ref: str) -> str:

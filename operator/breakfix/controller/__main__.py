@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 
 import kopf
 
@@ -36,7 +38,20 @@ def main(argv: list[str] | None = None) -> None:
     kopf.configure(verbose=args.verbose)
     if args.metrics_port:
         metrics.serve(args.metrics_port)
-    asyncio.run(kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=args.liveness))
+    asyncio.run(
+        kopf.operator(
+            clusterwide=True,
+            standalone=True,
+            liveness_endpoint=args.liveness,
+            identity=identity(),
+        )
+    )
+
+
+def identity() -> str:
+    """Who this operator is, for Kopf's logs and peering. Kopf's default asks the passwd database
+    for the user's name, and the image's numeric user has no entry there: it crashed at start."""
+    return f"breakfix@{socket.gethostname()}/{os.getpid()}"
 
 
 if __name__ == "__main__":
