@@ -33,8 +33,10 @@ def main() -> int:
         prog="hack/kind", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=["up", "deploy", "image", "down", "status"])
-    parser.add_argument("helm_args", nargs="*", help="extra helm arguments for deploy")
-    args = parser.parse_args()
+    # deploy passes what follows to helm, e.g. `deploy --set operator.safetySeconds=60`.
+    args, helm_args = parser.parse_known_args()
+    if helm_args and args.command != "deploy":
+        parser.error(f"unrecognized arguments: {' '.join(helm_args)}")
     start = time.monotonic()
     try:
         if args.command == "up":
@@ -42,7 +44,7 @@ def main() -> int:
             log(f"cluster ready in {time.monotonic() - start:.1f}s")
             print(f"export KUBECONFIG={cluster.KUBECONFIG}")
         elif args.command == "deploy":
-            operator_deploy.deploy(*args.helm_args)
+            operator_deploy.deploy(*helm_args)
             log(f"operator deployed in {time.monotonic() - start:.1f}s")
         elif args.command == "image":
             print(operator_deploy.build())
