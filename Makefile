@@ -108,7 +108,10 @@ selftest: venv ## prove every lab (or LAB=<id>) with the kind cluster's operator
 BENCH_ARGS ?=
 .PHONY: bench
 bench: venv ## benchmark on the kind cluster: latency, scale, poller baseline
-	@eval "$$($(CLUSTER) up)" && $(BIN)/python bench/run.py $(BENCH_ARGS)
+	@eval "$$($(CLUSTER) up)" && \
+	kubectl -n breakfix-system scale deployment/breakfix --replicas=0 2>/dev/null; \
+	$(BIN)/python bench/run.py $(BENCH_ARGS); status=$$?; \
+	kubectl -n breakfix-system scale deployment/breakfix --replicas=1 2>/dev/null; exit $$status
 
 .PHONY: test
 test: venv lint chart-lint ## everything: lint, unit tests, then every integration test on kind

@@ -3,7 +3,7 @@ scales — for the watch-driven operator and, in the same run, a plain 5 s polle
 
     python bench/run.py [--fixes 30] [--scale 50,200,500] [--rest 60] [--out FILE]
 
-Needs a cluster (the local one: make cluster-up) and no other breakfix operator running. Prints
+Needs a cluster (the kind one: make cluster-up) and no other breakfix operator running. Prints
 a table and writes JSON. Targets are reported, never enforced.
 """
 
