@@ -21,11 +21,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cluster
 import engine
 import operator_deploy
 from common import SetupError, log
-
-import cluster
 
 
 def main() -> int:

@@ -149,7 +149,20 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
             )
         finally:
             run([d, "rm", "-f", cid], capture=True, check=False)
+        _prune_other_node_images(ref)
     return ref
+
+
+def _prune_other_node_images(keep: str) -> None:
+    """Each node image is 1.6 GB; one built from older inputs is never used again."""
+    out = run(
+        [docker(), "images", "breakfix/node", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture=True,
+        check=False,
+    ).stdout.split()
+    for old in (r for r in out if r != keep):
+        if run([docker(), "rmi", old], capture=True, check=False).returncode == 0:
+            log(f"removed the outdated node image {old}")
 
 
 def _import(cid: str, refs: list[str]) -> None:
