@@ -80,20 +80,22 @@ def debian() -> str:
     return ref
 
 
-def tools(base: str) -> str:
-    ref = f"breakfix/tools:{_digest(base, DOCKERFILES / 'tools.Dockerfile')}"
+def derived(name: str, dockerfile: str, base: str, what: str) -> str:
+    """An image built FROM `base` with a Dockerfile of images/, tagged by both."""
+    ref = f"breakfix/{name}-{_digest(base, DOCKERFILES / dockerfile)}"
     if not exists(ref):
-        with step("building the tools image (iptables, ipset)"), _context() as ctx:
-            build(ref, "tools.Dockerfile", ctx, BASE=base)
+        with step(f"building {what}"), _context() as ctx:
+            build(ref, dockerfile, ctx, BASE=base)
     return ref
+
+
+def tools(base: str) -> str:
+    return derived("tools:bookworm", "tools.Dockerfile", base, "the tools image (iptables, ipset)")
 
 
 def python_base(base: str) -> str:
-    ref = f"breakfix/python:3.11-bookworm-{_digest(base, DOCKERFILES / 'python-base.Dockerfile')}"
-    if not exists(ref):
-        with step("building a stand-in Python base image from Debian's python3"), _context() as ctx:
-            build(ref, "python-base.Dockerfile", ctx, BASE=base)
-    return ref
+    what = "a stand-in Python base image from Debian's python3"
+    return derived("python:3.11-bookworm", "python-base.Dockerfile", base, what)
 
 
 def _kind_module() -> Path:

@@ -45,44 +45,15 @@ def ensure(wanted: dict[str, str]) -> None:
             POLICY_RC.write_text("#!/bin/sh\nexit 101\n")
             POLICY_RC.chmod(0o755)
         env = {"DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                   "-o", "Dpkg::Options::=--force-confold", *needed]  # fmt: skip
         try:
-            if (
-                run(
-                    [
-                        "apt-get",
-                        "install",
-                        "-y",
-                        "-q",
-                        "--no-install-recommends",
-                        "-o",
-                        "Dpkg::Options::=--force-confold",
-                        *needed,
-                    ],
-                    env=env,
-                    check=False,
-                ).returncode
-                != 0
-            ):
+            if run(install, env=env, check=False).returncode != 0:
+                # A fresh machine's package lists may be missing or stale.
                 log("apt-get install failed; refreshing the package lists and trying once more")
-                run(
-                    ["apt-get", "update", "-q"],
-                    env=env,
-                    hint="the Debian mirror could not be reached: check the network",
-                )
-                run(
-                    [
-                        "apt-get",
-                        "install",
-                        "-y",
-                        "-q",
-                        "--no-install-recommends",
-                        "-o",
-                        "Dpkg::Options::=--force-confold",
-                        *needed,
-                    ],
-                    env=env,
-                    hint="see apt's message above; `df -h /` if it mentions disk space",
-                )
+                mirror = "the Debian mirror could not be reached: check the network"
+                run(["apt-get", "update", "-q"], env=env, hint=mirror)
+                run(install, env=env, hint="see apt's message above; `df -h /` if it says disk")
         finally:
             if wrote_policy:
                 os.unlink(POLICY_RC)
