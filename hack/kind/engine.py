@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -92,11 +93,12 @@ def start() -> None:
     ]
     if cap_missing():
         # Every kind node is --privileged; see runc-nosysres for why runc fails without this.
+        # A copy, so the running engine does not depend on this checkout staying as it is.
         log("this machine lacks CAP_SYS_RESOURCE: containers run through runc-nosysres")
-        args += [
-            f"--add-runtime={RUNTIME}={HERE / 'runc-nosysres'}",
-            f"--default-runtime={RUNTIME}",
-        ]
+        wrapper = DIR / "runc-nosysres"
+        shutil.copy(HERE / "runc-nosysres", wrapper)
+        wrapper.chmod(0o755)
+        args += [f"--add-runtime={RUNTIME}={wrapper}", f"--default-runtime={RUNTIME}"]
     with LOG.open("ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
     PIDFILE.write_text(str(proc.pid))
