@@ -6,12 +6,13 @@ from a registry, which cannot be reached here.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import images
-from common import HACK, SetupError, log, run, step
+from common import CACHE, HACK, SetupError, log, run, step
 from engine import docker
 
 # Each image kubeadm asks for, by repository, and the binary that is its whole content.
@@ -110,6 +111,7 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
     ref = f"breakfix/node:{version}-{key}"
     if images.exists(ref):
         return ref
+    check_disk()
     d = docker()
     with step(f"building the node image {ref}"):
         cid = run(
@@ -214,6 +216,21 @@ def _import(cid: str, refs: list[str]) -> None:
         check=False,
     )
     log(f"imported {len(refs)} images into the node image")
+
+
+NEEDED_GB = 8  # Go build caches, the Kubernetes binaries, the images and the node image
+
+
+def check_disk() -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(CACHE).free / 2**30
+    if free < NEEDED_GB:
+        raise SetupError(
+            f"only {free:.1f} GB free under {CACHE}; building the node image needs about "
+            f"{NEEDED_GB} GB",
+            "free some space (`docker system prune` removes unused images), or point "
+            "XDG_CACHE_HOME at a larger disk",
+        )
 
 
 def ensure() -> str:
