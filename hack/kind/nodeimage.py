@@ -111,7 +111,6 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
     ref = f"breakfix/node:{version}-{key}"
     if images.exists(ref):
         return ref
-    check_disk()
     d = docker()
     with step(f"building the node image {ref}"):
         cid = run(
@@ -235,6 +234,9 @@ def check_disk() -> None:
 
 def ensure() -> str:
     """The node image for the pinned Kubernetes, built once and kept in the engine's store."""
+    built = run([docker(), "images", "-q", "breakfix/node"], capture=True, check=False).stdout
+    if not built.strip():
+        check_disk()
     k8s = kubernetes()
     with step("building the cluster's components through the Go module proxy (cached)"):
         tools = {name: go_tool(name) for name in TOOLS}
