@@ -67,6 +67,10 @@ def cap_missing() -> bool:
 
 
 def ensure() -> None:
+    if provider := os.environ.get("KIND_EXPERIMENTAL_PROVIDER"):
+        # podman or nerdctl: kind drives it; nothing is installed or started here (untested).
+        log(f"using kind's {provider} provider as it is")
+        return
     if answers():
         if not started_here():
             log("using the Docker engine that `docker info` reaches")
