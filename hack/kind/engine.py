@@ -7,6 +7,7 @@ under the XDG state dir. `stop` stops only an engine started here, never one fou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import packages
-from common import CACHE, HERE, STATE, SetupError, log, require_root, run, step
+from common import CACHE, HERE, STATE, SetupError, log, require_root, run, step, which
 
 DIR = STATE / "engine"
 PIDFILE = DIR / "dockerd.pid"
@@ -203,7 +204,7 @@ def _remove_leftovers() -> None:
         return
     for link in ("docker0", KIND_BRIDGE):
         run(["ip", "link", "del", link], capture=True, check=False)
-    saved = run(["iptables-save"], capture=True, check=False).stdout
+    saved = run(["iptables-save"], capture=True, check=False).stdout if which("iptables-save") else ""
     table = "filter"
     for line in saved.splitlines():
         if line.startswith("*"):
@@ -211,13 +212,38 @@ def _remove_leftovers() -> None:
         elif line.startswith("-A ") and ("DOCKER" in line or KIND_BRIDGE in line):
             run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], capture=True, check=False)
     Path("/var/run/docker.sock").unlink(missing_ok=True)
-    if EXEC_ROOT.exists():
-        run(
-            [
-                "sh",
-                "-c",
-                f"grep -o ' {EXEC_ROOT}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
-            ],
-            capture=True,
-            check=False,
-        )
+    _kill_orphans()
+    for root in (DATA_ROOT, EXEC_ROOT):
+        run(["sh", "-c", f"grep -o ' {root}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l"],
+            capture=True, check=False)  # fmt: skip
+
+
+def _kill_orphans() -> None:
+    """Container shims of this engine (and the node containers under them) outlive a dockerd
+    that was killed, and keep their mounts busy: kill those process trees, and only those."""
+    parents: dict[int, int] = {}
+    ours: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if "containerd-shim" in cmdline and str(EXEC_ROOT) in cmdline:
+            ours.append(pid)
+    doomed = set(ours)
+    grew = True
+    while grew:
+        children = {p for p, parent in parents.items() if parent in doomed} - doomed
+        grew = bool(children)
+        doomed |= children
+    for pid in doomed:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if doomed:
+        log(f"killed {len(doomed)} processes left by a stopped engine's containers")
+        time.sleep(1)
