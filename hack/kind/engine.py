@@ -204,7 +204,9 @@ def _remove_leftovers() -> None:
         return
     for link in ("docker0", KIND_BRIDGE):
         run(["ip", "link", "del", link], capture=True, check=False)
-    saved = run(["iptables-save"], capture=True, check=False).stdout if which("iptables-save") else ""
+    saved = (
+        run(["iptables-save"], capture=True, check=False).stdout if which("iptables-save") else ""
+    )
     table = "filter"
     for line in saved.splitlines():
         if line.startswith("*"):

@@ -32,12 +32,13 @@ HELPER_IMAGE = "docker.io/library/busybox:1.36"
 
 
 def go_tool(name: str) -> Path:
-    out = run(
-        [HACK / "go-tool.sh", name],
-        capture=True,
-        hint=f"building {name} needs Go and the Go module proxy",
-    )
-    return Path(out.stdout.strip().splitlines()[-1])
+    # stderr flows through: a cold build says what it is building.
+    proc = subprocess.run([str(HACK / "go-tool.sh"), name], stdout=subprocess.PIPE, text=True,
+                          check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise SetupError(f"building {name} failed (see above)",
+                         f"building {name} needs Go and the Go module proxy")  # fmt: skip
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def kubernetes() -> Path:
