@@ -9,6 +9,7 @@ import os
 import socket
 
 import kopf
+from kopf._core.engines.peering import Identity
 
 import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
 from breakfix.controller import metrics
@@ -48,10 +49,10 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def identity() -> str:
+def identity() -> Identity:
     """Who this operator is, for Kopf's logs and peering. Kopf's default asks the passwd database
     for the user's name, and the image's numeric user has no entry there: it crashed at start."""
-    return f"breakfix@{socket.gethostname()}/{os.getpid()}"
+    return Identity(f"breakfix@{socket.gethostname()}/{os.getpid()}")
 
 
 if __name__ == "__main__":
