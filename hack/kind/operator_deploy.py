@@ -10,12 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cluster
 import engine
 import images
 import nodeimage
 from common import ROOT, log, run, step
-
-import cluster
 
 CHART = ROOT / "charts/breakfix"
 RELEASE = "breakfix"
