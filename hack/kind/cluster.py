@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import engine
@@ -87,8 +88,13 @@ def node_image() -> tuple[str, bool]:
 
 
 def up() -> None:
-    engine.ensure()
+    restarted = engine.ensure()
     image, local = node_image()
+    if exists() and (restarted or _nodes_restarted()):
+        # Its nodes were restarted by the engine with new addresses, and stale pod routes: it
+        # may look Ready while pods cannot reach the API server for minutes. Start clean.
+        log(f"kind cluster {NAME} outlived its engine: recreating it")
+        down()
     if healthy():
         log(f"kind cluster {NAME} already running and healthy")
         return
@@ -123,8 +129,10 @@ def up() -> None:
             manifest = manifest.replace("API_SERVER", f"{NAME}-control-plane")
             kubectl("apply", "-f", "-", input=manifest)
             _keep_dns_local()
-    with step("waiting for nodes, DNS and storage"):
+    with step("waiting for nodes, pod routes, DNS and storage"):
         kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=180s")
+        if local:
+            _wait_pod_routes()
         kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
         kubectl(
             "-n",
@@ -136,6 +144,49 @@ def up() -> None:
         )
     # Also in the user's kubeconfig, as kind does by default.
     run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
+
+
+def _nodes_restarted() -> bool:
+    """A node container started long after it was created was restarted by its engine."""
+    names = run([kind(), "get", "nodes", "--name", NAME], capture=True, check=False).stdout.split()
+    for name in names:
+        out = run([engine.docker(), "inspect", "-f", "{{.Created}} {{.State.StartedAt}}", name],
+                  capture=True, check=False).stdout.split()  # fmt: skip
+        if len(out) == 2:
+            created, started = (datetime.fromisoformat(t[:26].rstrip("Z")) for t in out)
+            if (started - created).total_seconds() > 120:
+                return True
+    return False
+
+
+def _wait_pod_routes(timeout: float = 180) -> None:
+    """Every node routes every other node's pod range to that node: until then a pod's packets
+    to the API server get no reply, and a lab started then sees nothing happen."""
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    want = {
+        n["metadata"]["name"]: (
+            n["spec"].get("podCIDR"),
+            next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP"),
+        )
+        for n in nodes
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = []
+        for name in want:
+            routes = run([engine.docker(), "exec", name, "ip", "route"], capture=True,
+                         check=False).stdout  # fmt: skip
+            missing += [
+                f"{name} -> {cidr} via {ip}"
+                for other, (cidr, ip) in want.items()
+                if other != name and f"{cidr} via {ip} " not in routes
+            ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise SetupError(f"pod routes missing after {timeout:.0f}s: {', '.join(missing)}",
+                             "kubectl -n kube-system logs ds/kube-router")  # fmt: skip
+        time.sleep(1)
 
 
 def _keep_dns_local() -> None:

@@ -67,21 +67,24 @@ def cap_missing() -> bool:
     return False
 
 
-def ensure() -> None:
+def ensure() -> bool:
+    """True when the engine was started just now: containers it restarts on its own (kind nodes
+    have a restart policy) come back from a previous life, with new addresses."""
     if provider := os.environ.get("KIND_EXPERIMENTAL_PROVIDER"):
         # podman or nerdctl: kind drives it; nothing is installed or started here (untested).
         log(f"using kind's {provider} provider as it is")
-        return
+        return False
     if answers():
         if not started_here():
             log("using the Docker engine that `docker info` reaches")
         ensure_network()
-        return
+        return False
     require_root("starting a Docker engine")
     packages.ensure(packages.ENGINE)
     with step("starting dockerd"):
         start()
     ensure_network()
+    return True
 
 
 def start() -> None:
