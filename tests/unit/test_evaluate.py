@@ -179,7 +179,12 @@ def test_service_endpoints_explains_an_unmatched_selector() -> None:
         result.message == "Service web: 0 ready endpoints, need 1; selector app=wbe matches no pod"
     )
     ready_slice = {
-        "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+        "metadata": {
+            "labels": {
+                "kubernetes.io/service-name": "web",
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            }
+        },
         "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
     }
     assert evaluate(c, snap(services=[svc], slices=[ready_slice], pods=[]), NS).passed
