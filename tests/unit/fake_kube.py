@@ -48,6 +48,17 @@ class FakeKube:
         stored = copy.deepcopy(obj)
         if namespace:
             stored["metadata"]["namespace"] = namespace
+        key = (
+            obj["apiVersion"],
+            obj["kind"],
+            "" if obj["kind"] in CLUSTER_SCOPED_KINDS else namespace or "",
+            obj["metadata"]["name"],
+        )
+        # Like the API server: an object keeps its uid while it exists.
+        old_uid = self.objects.get(key, {}).get("metadata", {}).get("uid")
+        stored["metadata"]["uid"] = (
+            old_uid or f"uid-{obj['kind']}-{obj['metadata']['name']}-{len(self.calls)}"
+        )
         self.put(stored)
         return stored
 

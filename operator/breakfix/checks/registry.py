@@ -7,6 +7,7 @@ from breakfix.checks.absent import AbsentCheck
 from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check_type import CheckType
 from breakfix.checks.eviction_allowed import EvictionAllowedCheck
+from breakfix.checks.identity_kept import IdentityKeptCheck
 from breakfix.checks.least_privilege import LeastPrivilegeCheck
 from breakfix.checks.logs import LogsCheck
 from breakfix.checks.network_flow import NetworkFlowCheck
@@ -30,6 +31,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     LeastPrivilegeCheck,
     NetworkMatrixCheck,
     EvictionAllowedCheck,
+    IdentityKeptCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}
