@@ -85,15 +85,20 @@ def snapshot(
     return Snapshot(
         now=0.0,
         objects={
-            ObjectsNeed(RBAC, "Role", ""): list(roles),
-            ObjectsNeed(RBAC, "RoleBinding", ""): list(bindings),
-            ObjectsNeed(RBAC, "ClusterRole", ""): [VIEW, BASIC_USER, *cluster_roles],
-            ObjectsNeed(RBAC, "ClusterRoleBinding", ""): [BASIC_BINDING, *cluster_bindings],
+            ObjectsNeed(RBAC, "Role", "", fresh=True): list(roles),
+            ObjectsNeed(RBAC, "RoleBinding", "", fresh=True): list(bindings),
+            ObjectsNeed(RBAC, "ClusterRole", "", fresh=True): [VIEW, BASIC_USER, *cluster_roles],
+            ObjectsNeed(RBAC, "ClusterRoleBinding", "", fresh=True): [
+                BASIC_BINDING,
+                *cluster_bindings,
+            ],
         },
     )
 
 
-def test_reads_every_rbac_kind_and_wakes_on_them() -> None:
+def test_reads_every_rbac_kind_fresh_and_wakes_on_them() -> None:
+    # Fresh from the API, so it never lags behind the live access reviews of canI checks.
+    assert all(isinstance(n, ObjectsNeed) and n.fresh for n in lp_check().needs(NS))
     assert len(lp_check().needs(NS)) == 4
     assert wake_kinds([lp_check()], NS) == {
         "Role",

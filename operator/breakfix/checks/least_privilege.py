@@ -17,6 +17,7 @@ from breakfix.checks.rbac_rights import describe_rule, effective_grants, excess
 from breakfix.checks.snapshot import Need, ObjectsNeed, Snapshot
 
 MAX_LISTED = 3
+RBAC_KINDS = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
 
 
 class Rule(Model):
@@ -51,23 +52,20 @@ class LeastPrivilegeCheck(CheckType):
     )
 
     def needs(self, namespace: str) -> list[Need]:
-        return [
-            ObjectsNeed(RBAC, "Role", ""),
-            ObjectsNeed(RBAC, "RoleBinding", ""),
-            ObjectsNeed(RBAC, "ClusterRole", ""),
-            ObjectsNeed(RBAC, "ClusterRoleBinding", ""),
-        ]
+        # Fresh from the API: the `canI` checks beside this one ask the authorizer live, and a
+        # new binding must not pass them before this check sees it in a lagging cache.
+        return list(self._rbac_needs())
+
+    @staticmethod
+    def _rbac_needs() -> list[ObjectsNeed]:
+        return [ObjectsNeed(RBAC, kind, "", fresh=True) for kind in RBAC_KINDS]
 
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
         user, groups = identity(self.subject, namespace)
-        grants = effective_grants(
-            user,
-            groups,
-            live(snapshot.list(RBAC, "Role", "")),
-            live(snapshot.list(RBAC, "RoleBinding", "")),
-            live(snapshot.list(RBAC, "ClusterRole", "")),
-            live(snapshot.list(RBAC, "ClusterRoleBinding", "")),
+        roles, bindings, cluster_roles, cluster_bindings = (
+            live(snapshot.objects.get(need, [])) for need in self._rbac_needs()
         )
+        grants = effective_grants(user, groups, roles, bindings, cluster_roles, cluster_bindings)
         who = f"{self.subject.kind} {self.subject.name}"
         allowed = [r.as_rule() for r in self.allowed]
         allowed_cluster = [r.as_rule() for r in self.allowed_cluster_wide]

@@ -39,6 +39,10 @@ class ObjectsNeed:
     api_version: str
     kind: str
     namespace: str
+    # Read from the API server, not the operator's watch cache: for checks whose verdict must
+    # agree with answers the API gives live (an access review sees a new binding at once; the
+    # cache a moment later, and a check judging from it would pass in between).
+    fresh: bool = False
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
     async def fetch(need: Need) -> None:
         try:
             if isinstance(need, ObjectsNeed):
-                objs = cached(indexes, need)
+                objs = None if need.fresh else cached(indexes, need)
                 if objs is None:
                     objs = await kube.list_objects(need.api_version, need.kind, need.namespace)
                 snapshot.objects[need] = objs
