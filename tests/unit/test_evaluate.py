@@ -211,3 +211,36 @@ def test_service_endpoints_without_ports_serve_nothing() -> None:
         "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
     }
     assert not evaluate(c, snap(services=[svc], slices=[portless], pods=[]), NS).passed
+
+
+def test_fresh_targets_are_read_through_the_api_not_the_cache() -> None:
+    import asyncio
+    from typing import Any, cast
+
+    from breakfix.checks.snapshot import ObjectsNeed
+    from breakfix.kube.gather import gather
+    from tests.unit.fake_kube import FakeKube
+
+    c = check(
+        {
+            "resource": {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "name": "p",
+                "fresh": True,
+                "expect": {"status": {"desiredHealthy": 0}},
+            }
+        }
+    )
+    [need] = c.needs(NS)
+    assert need == ObjectsNeed("policy/v1", "PodDisruptionBudget", NS, fresh=True)
+    kube = FakeKube()
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget"}
+    kube.put({**pdb, "metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 0}})
+    stale = {"metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 2}}
+    cache = {"cache_policy_poddisruptionbudgets": {NS: [stale]}}
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [need]))
+    assert evaluate(c, snapshot, NS).passed
+    cached_need = ObjectsNeed("policy/v1", "PodDisruptionBudget", NS)
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [cached_need]))
+    assert snapshot.objects[cached_need] == [stale]

@@ -100,5 +100,5 @@ class Snapshot:
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)
 
-    def list(self, api_version: str, kind: str, namespace: str) -> list[Obj]:
-        return self.objects.get(ObjectsNeed(api_version, kind, namespace), [])
+    def list(self, api_version: str, kind: str, namespace: str, fresh: bool = False) -> list[Obj]:
+        return self.objects.get(ObjectsNeed(api_version, kind, namespace, fresh), [])
