@@ -58,3 +58,14 @@ def test_manifest_problem_names_the_manifest_file(tmp_path: Path) -> None:
         CatalogError, match=r"manifests/deployment.yaml: manifests\[0\].kind: Field required"
     ):
         load_lab(lab)
+
+
+def test_rejected_by_must_name_a_check(tmp_path: Path) -> None:
+    lab = broken_copy(
+        tmp_path, "variants.yaml", "rejectedBy: cpu-request-kept", "rejectedBy: no-such-check"
+    )
+    with pytest.raises(
+        CatalogError,
+        match=r"variants.yaml: shortcuts\[\d\]\.rejectedBy: no check named no-such-check",
+    ):
+        load_lab(lab)

@@ -125,8 +125,10 @@ def load_lab(folder: Path) -> LabFolder:
                 Problem(str(folder / "lab.yaml"), key, "belongs in its own file, not lab.yaml")
             )
     raw = {**meta, "task": task, "manifests": manifests, **checks, "solution": solution}
+    check_names: set[str] | None = None
     try:
         spec = ScenarioSpec.model_validate(raw)
+        check_names = {str(c.get("name")) for c in spec.checks}
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -153,6 +155,19 @@ def load_lab(folder: Path) -> LabFolder:
         raw_variants = _load_yaml(folder / "variants.yaml", problems)
         try:
             variants = Variants.model_validate(raw_variants)
+            for index, shortcut in enumerate(variants.shortcuts):
+                if (
+                    check_names is not None
+                    and shortcut.rejected_by
+                    and shortcut.rejected_by not in check_names
+                ):
+                    problems.append(
+                        Problem(
+                            str(folder / "variants.yaml"),
+                            f"shortcuts[{index}].rejectedBy",
+                            f"no check named {shortcut.rejected_by} in checks.yaml",
+                        )
+                    )
         except ValidationError as exc:
             problems += [
                 Problem(str(folder / "variants.yaml"), _loc(tuple(e["loc"])), e["msg"])
