@@ -119,7 +119,7 @@ def test_deleting_default_deny_opens_everything() -> None:
 def test_missing_flow_is_reported_and_outside_flows_can_be_intended() -> None:
     result = evaluate(matrix_check(), snapshot(DENY, EGRESS), NS)
     assert result.message.startswith(
-        "1 intended flows denied: web-1 -> api-1:8080/TCP denied: ingress to api-1"
+        "1 intended flow denied: web-1 -> api-1:8080/TCP denied: ingress to api-1"
     )
     open_egress = matrix_check(
         allowed=[

@@ -110,17 +110,23 @@ class NetworkMatrixCheck(CheckType):
         if opened:
             more = f" and {len(opened) - MAX_LISTED} more" if len(opened) > MAX_LISTED else ""
             parts.append(
-                f"{len(opened)} flows allowed that should be denied: "
+                f"{_flows(len(opened))} allowed that should be denied: "
                 + "; ".join(opened[:MAX_LISTED])
                 + more
             )
         if closed:
             more = f" and {len(closed) - MAX_LISTED} more" if len(closed) > MAX_LISTED else ""
             parts.append(
-                f"{len(closed)} intended flows denied: " + "; ".join(closed[:MAX_LISTED]) + more
+                f"{_flows(len(closed), 'intended ')} denied: "
+                + "; ".join(closed[:MAX_LISTED])
+                + more
             )
         intended = ", ".join(_describe(f) for f in self.allowed) or "none"
         return Verdict(False, ". ".join(parts) + f". Intended flows: {intended}")
+
+
+def _flows(count: int, adjective: str = "") -> str:
+    return f"{count} {adjective}flow" + ("" if count == 1 else "s")
 
 
 def _describe(f: Flow) -> str:
