@@ -244,3 +244,25 @@ def test_fresh_targets_are_read_through_the_api_not_the_cache() -> None:
     cached_need = ObjectsNeed("policy/v1", "PodDisruptionBudget", NS)
     snapshot = asyncio.run(gather(cast(Any, kube), cache, [cached_need]))
     assert snapshot.objects[cached_need] == [stale]
+
+
+def test_a_resource_check_says_why_it_failed() -> None:
+    c = check(
+        {
+            "resource": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": "web",
+                "expect": {"(quantity(spec.replicas) > `1`)": True},
+                "why": "a single replica is no high availability",
+            }
+        }
+    )
+    result = evaluate(c, snap(deployments=[deployment(1, 1)]), NS)
+    assert result.message == (
+        "Deployment web: (quantity(spec.replicas) > `1`): expected true, got false "
+        "(a single replica is no high availability)"
+    )
+    assert evaluate(c, snap(deployments=[]), NS).message == (
+        "no Deployment named web in namespace lab-t (a single replica is no high availability)"
+    )
