@@ -129,6 +129,7 @@ def load_lab(folder: Path) -> LabFolder:
     try:
         spec = ScenarioSpec.model_validate(raw)
         check_names = {str(c.get("name")) for c in spec.checks}
+        problems += stated_but_unchecked(folder, task, spec.checks)
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -176,6 +177,28 @@ def load_lab(folder: Path) -> LabFolder:
     if problems:
         raise CatalogError(problems)
     return LabFolder(id=lab_id, path=folder, spec=spec, variants=variants)
+
+
+# Constraints a task may state only with the check that enforces them: (what the text says,
+# the check type that must be among the checks, why).
+STATED_CONSTRAINTS = (
+    (
+        re.compile(r"\bdo not (?:delete|recreate)\b", re.I),
+        "identityKept",
+        "says not to delete or recreate an object; an identityKept check must enforce it",
+    ),
+)
+
+
+def stated_but_unchecked(folder: Path, task: str, checks: list[dict[str, Any]]) -> list[Problem]:
+    """A constraint written in the task but checked by nothing is a promise the grading does
+    not keep: a learner who breaks it is still Solved."""
+    keys = {key for check in checks for key in check}
+    return [
+        Problem(str(folder / "task.md"), "", f"the task {why}")
+        for pattern, key, why in STATED_CONSTRAINTS
+        if pattern.search(task) and key not in keys
+    ]
 
 
 def load_catalog(root: Path) -> list[LabFolder]:
