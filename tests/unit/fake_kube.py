@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from breakfix.checks.snapshot import CLUSTER_SCOPED_KINDS
+from breakfix.checks.snapshot import CLUSTER_SCOPED_KINDS, EvictionAnswer
 from breakfix.kube.client import ApiException
 
 Obj = dict[str, Any]
@@ -27,6 +27,8 @@ class FakeKube:
     allowed: dict[str, bool] = field(default_factory=dict)
     # kind -> message: applying an object of that kind fails like a forbidden request.
     reject: dict[str, str] = field(default_factory=dict)
+    # pod name -> the message of a refused (dry-run) eviction; other pods are evictable.
+    refuse_eviction: dict[str, str] = field(default_factory=dict)
     # Namespaces vanish at once when deleted (no finalizers here).
 
     async def resource(self, api_version: str, kind: str) -> Resource:
@@ -46,6 +48,17 @@ class FakeKube:
         stored = copy.deepcopy(obj)
         if namespace:
             stored["metadata"]["namespace"] = namespace
+        key = (
+            obj["apiVersion"],
+            obj["kind"],
+            "" if obj["kind"] in CLUSTER_SCOPED_KINDS else namespace or "",
+            obj["metadata"]["name"],
+        )
+        # Like the API server: an object keeps its uid while it exists.
+        old_uid = self.objects.get(key, {}).get("metadata", {}).get("uid")
+        stored["metadata"]["uid"] = (
+            old_uid or f"uid-{obj['kind']}-{obj['metadata']['name']}-{len(self.calls)}"
+        )
         self.put(stored)
         return stored
 
@@ -108,6 +121,12 @@ class FakeKube:
     async def logs(self, namespace: str, pod: str, container: str | None) -> str:
         self.calls.append(("logs", namespace, pod))
         return ""
+
+    async def evict_dry_run(self, namespace: str, pod: str) -> EvictionAnswer:
+        self.calls.append(("evict_dry_run", namespace, pod))
+        if pod in self.refuse_eviction:
+            return EvictionAnswer(False, self.refuse_eviction[pod])
+        return EvictionAnswer(True)
 
 
 def _merge(target: Obj, patch: Obj) -> None:

@@ -80,3 +80,21 @@ def test_a_function_given_null_fails_the_assertion_instead_of_raising() -> None:
     assert "got nothing" in str(problem)
     pod["status"]["conditions"][0]["message"] = "0/1 nodes: 1 node(s) had untolerated taint"
     assert match(tree, pod) == []
+
+
+def test_quantity_compares_values_not_presence() -> None:
+    from breakfix.checks.assertion import parse_quantity
+
+    assert parse_quantity("100m") == 0.1
+    assert parse_quantity("16Mi") == 16 * 2**20
+    assert parse_quantity("1.5") == 1.5 and parse_quantity(2) == 2.0
+    assert parse_quantity("0") == 0.0
+    assert parse_quantity("ten") is None and parse_quantity(None) is None
+    kept = {"(quantity(requests.cpu) >= `0.01`)": True}
+    assert match(kept, {"requests": {"cpu": "50m"}}) == []
+    assert match(kept, {"requests": {"cpu": "0"}})  # present, but no request at all
+    assert match(kept, {"requests": {"cpu": "0m"}})
+    assert match(kept, {"requests": {}})
+    within = {"(quantity(limits.memory) <= quantity('64Mi'))": True}
+    assert match(within, {"limits": {"memory": "32Mi"}}) == []
+    assert match(within, {"limits": {"memory": "1Gi"}})

@@ -58,3 +58,28 @@ def test_manifest_problem_names_the_manifest_file(tmp_path: Path) -> None:
         CatalogError, match=r"manifests/deployment.yaml: manifests\[0\].kind: Field required"
     ):
         load_lab(lab)
+
+
+def test_rejected_by_must_name_a_check(tmp_path: Path) -> None:
+    lab = broken_copy(
+        tmp_path, "variants.yaml", "rejectedBy: cpu-request-kept", "rejectedBy: no-such-check"
+    )
+    with pytest.raises(
+        CatalogError,
+        match=r"variants.yaml: shortcuts\[\d\]\.rejectedBy: no check named no-such-check",
+    ):
+        load_lab(lab)
+
+
+def test_a_stated_constraint_needs_its_check(tmp_path: Path) -> None:
+    lab = broken_copy(tmp_path, "checks.yaml", "    identityKept:", "    identityKeptX:")
+    # Replace the whole identityKept guard by a harmless one: the task still says "do not delete".
+    text = (lab / "checks.yaml").read_text()
+    head = text[: text.index("  - name: deployment-kept")]
+    (lab / "checks.yaml").write_text(head)
+    with pytest.raises(
+        CatalogError,
+        match=r"task.md: the task says not to delete or recreate an object; an identityKept "
+        r"check must enforce it",
+    ):
+        load_lab(lab)

@@ -179,7 +179,12 @@ def test_service_endpoints_explains_an_unmatched_selector() -> None:
         result.message == "Service web: 0 ready endpoints, need 1; selector app=wbe matches no pod"
     )
     ready_slice = {
-        "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+        "metadata": {
+            "labels": {
+                "kubernetes.io/service-name": "web",
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            }
+        },
         "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
     }
     assert evaluate(c, snap(services=[svc], slices=[ready_slice], pods=[]), NS).passed
@@ -206,3 +211,58 @@ def test_service_endpoints_without_ports_serve_nothing() -> None:
         "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
     }
     assert not evaluate(c, snap(services=[svc], slices=[portless], pods=[]), NS).passed
+
+
+def test_fresh_targets_are_read_through_the_api_not_the_cache() -> None:
+    import asyncio
+    from typing import Any, cast
+
+    from breakfix.checks.snapshot import ObjectsNeed
+    from breakfix.kube.gather import gather
+    from tests.unit.fake_kube import FakeKube
+
+    c = check(
+        {
+            "resource": {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "name": "p",
+                "fresh": True,
+                "expect": {"status": {"desiredHealthy": 0}},
+            }
+        }
+    )
+    [need] = c.needs(NS)
+    assert need == ObjectsNeed("policy/v1", "PodDisruptionBudget", NS, fresh=True)
+    kube = FakeKube()
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget"}
+    kube.put({**pdb, "metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 0}})
+    stale = {"metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 2}}
+    cache = {"cache_policy_poddisruptionbudgets": {NS: [stale]}}
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [need]))
+    assert evaluate(c, snapshot, NS).passed
+    cached_need = ObjectsNeed("policy/v1", "PodDisruptionBudget", NS)
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [cached_need]))
+    assert snapshot.objects[cached_need] == [stale]
+
+
+def test_a_resource_check_says_why_it_failed() -> None:
+    c = check(
+        {
+            "resource": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": "web",
+                "expect": {"(quantity(spec.replicas) > `1`)": True},
+                "why": "a single replica is no high availability",
+            }
+        }
+    )
+    result = evaluate(c, snap(deployments=[deployment(1, 1)]), NS)
+    assert result.message == (
+        "Deployment web: (quantity(spec.replicas) > `1`): expected true, got false "
+        "(a single replica is no high availability)"
+    )
+    assert evaluate(c, snap(deployments=[]), NS).message == (
+        "no Deployment named web in namespace lab-t (a single replica is no high availability)"
+    )

@@ -3,6 +3,7 @@ answers back. (decide() itself is covered by test_decide.py.)"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -75,9 +76,15 @@ async def test_provision_grade_and_reset() -> None:
     assert calls == [
         ("apply", "Namespace"),
         ("apply", "ConfigMap"),
+        ("patch", "Namespace"),
         ("patch_status", "Lab"),
     ]
     assert lab.events == ["Provisioned"] and lab.reason("Ready") == "SymptomsConfirmed"
+    # The provisioned objects' uids are recorded on the namespace, for identityKept checks.
+    [ns] = [o for k, o in lab.kube.objects.items() if k[1] == "Namespace"]
+    uids = json.loads(ns["metadata"]["annotations"]["breakfix.dev/provisioned-uids"])
+    [(key, uid)] = uids.items()
+    assert key.startswith("ConfigMap/") and uid.startswith("uid-ConfigMap-")
 
     # Nothing changed: nothing written, nothing said.
     assert await lab.step() == [] and lab.events == []
@@ -89,7 +96,12 @@ async def test_provision_grade_and_reset() -> None:
     lab.body["spec"] = {"scenario": "s", "seed": 7, "reset": 1}
     calls = await lab.step()
     assert calls[:3] == [("patch_status", "Lab"), ("delete", "Namespace"), ("get", "Namespace")]
-    assert calls[3:] == [("apply", "Namespace"), ("apply", "ConfigMap"), ("patch_status", "Lab")]
+    assert calls[3:] == [
+        ("apply", "Namespace"),
+        ("apply", "ConfigMap"),
+        ("patch", "Namespace"),
+        ("patch_status", "Lab"),
+    ]
     assert lab.events == ["Reset", "Provisioned"]
     assert lab.loop.written["observedReset"] == 1
 

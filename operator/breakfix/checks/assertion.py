@@ -7,18 +7,64 @@
   (unlike kuttl, neither length nor position matters).
 - A map matched against a list must match every element, and the list must not be empty.
 - ``null`` expects the field to be absent or null.
+- ``quantity(x)`` turns a Kubernetes quantity (``"100m"``, ``"16Mi"``, ``"0"``, ``2``) into a
+  number, so a guard can say what "kept" means: ``(quantity(requests.cpu) >= `0.05`)`` rejects
+  ``"0"``, which a presence test (``!= null``) accepts. Absent or unparsable gives null.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import jmespath
 import jmespath.exceptions
+from jmespath import functions
 
 _MISSING = object()
+
+_SUFFIXES = {
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "": 1.0,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+    "Pi": 2.0**50,
+    "Ei": 2.0**60,
+}
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
+
+
+def parse_quantity(value: Any) -> float | None:
+    """A Kubernetes resource quantity as a number of base units; None when it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    found = _QUANTITY.match(str(value).strip())
+    if not found or found.group(2) not in _SUFFIXES:
+        return None
+    return float(found.group(1)) * _SUFFIXES[found.group(2)]
+
+
+class _Functions(functions.Functions):
+    @functions.signature({"types": ["string", "number", "null"]})
+    def _func_quantity(self, value: Any) -> float | None:
+        return parse_quantity(value)
+
+
+_OPTIONS = jmespath.Options(custom_functions=_Functions())
 
 
 @dataclass(frozen=True)
@@ -44,7 +90,7 @@ def _join(path: str, key: str) -> str:
 def _lookup(actual: Any, key: str) -> Any:
     if key.startswith("(") and key.endswith(")"):
         try:
-            return jmespath.search(key[1:-1], actual)
+            return jmespath.search(key[1:-1], actual, options=_OPTIONS)
         except jmespath.exceptions.JMESPathTypeError:
             # A function given null or a wrong type: the object does not have what the
             # expression needs yet (a condition without a message), so the assertion fails.

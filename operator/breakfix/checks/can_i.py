@@ -19,6 +19,20 @@ class Subject(Model):
     namespace: str | None = None
 
 
+def identity(subject: Subject, namespace: str) -> tuple[str, tuple[str, ...]]:
+    """The user name and groups the API server authenticates `subject` as."""
+    if subject.kind == "ServiceAccount":
+        sa_namespace = subject.namespace or namespace
+        return f"system:serviceaccount:{sa_namespace}:{subject.name}", (
+            "system:serviceaccounts",
+            f"system:serviceaccounts:{sa_namespace}",
+            "system:authenticated",
+        )
+    if subject.kind == "Group":
+        return "breakfix:probe", (subject.name, "system:authenticated")
+    return subject.name, ("system:authenticated",)
+
+
 class CanICheck(CheckType):
     key: ClassVar[str] = "canI"
     reads: ClassVar[tuple[Reads, ...]] = (
@@ -42,20 +56,7 @@ class CanICheck(CheckType):
     allowed: bool = True
 
     def access_need(self, namespace: str) -> AccessNeed:
-        subject = self.subject
-        groups: tuple[str, ...] = ()
-        if subject.kind == "ServiceAccount":
-            sa_namespace = subject.namespace or namespace
-            user = f"system:serviceaccount:{sa_namespace}:{subject.name}"
-            groups = (
-                "system:serviceaccounts",
-                f"system:serviceaccounts:{sa_namespace}",
-                "system:authenticated",
-            )
-        elif subject.kind == "Group":
-            user, groups = "breakfix:probe", (subject.name, "system:authenticated")
-        else:
-            user, groups = subject.name, ("system:authenticated",)
+        user, groups = identity(self.subject, namespace)
         return AccessNeed(
             user=user,
             groups=groups,

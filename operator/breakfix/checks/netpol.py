@@ -6,11 +6,13 @@ local cluster's bridge plugin does not), with the rules of networking.k8s.io/v1:
 - a pod selected by some policy of a direction accepts only what one of those policies' rules
   allows (rules are additive; an absent `from`/`to` matches every peer, absent `ports` every port);
 - a flow needs both the source's egress and the destination's ingress to allow it.
-ipBlock peers are not matched against pod IPs (labs use selectors).
+ipBlock peers are not matched against pod IPs (labs use selectors), only against the stand-in
+for traffic outside the cluster's pods that `networkMatrix` adds.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,9 @@ def _types(policy: Obj) -> set[str]:
 class Endpoint:
     pod: Obj
     namespace: Obj
+    # Matched by ipBlock peers; only set for the stand-in of "anything outside" (pods' IPs
+    # are not matched against ipBlocks, as labs use selectors).
+    ip: str | None = None
 
     @property
     def name(self) -> str:
@@ -63,9 +68,23 @@ class Endpoint:
         return str(self.namespace.get("metadata", {}).get("name", ""))
 
 
+def _ip_block_matches(block: Obj, ip: str | None) -> bool:
+    if ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+        if address not in ipaddress.ip_network(str(block.get("cidr")), strict=False):
+            return False
+        return not any(
+            address in ipaddress.ip_network(str(e), strict=False) for e in block.get("except") or []
+        )
+    except ValueError:
+        return False
+
+
 def _peer_matches(peer: Obj, policy_namespace: str, other: Endpoint) -> bool:
     if "ipBlock" in peer:
-        return False
+        return _ip_block_matches(peer["ipBlock"], other.ip)
     pod_sel, ns_sel = peer.get("podSelector"), peer.get("namespaceSelector")
     if ns_sel is not None:
         if not selector_matches(ns_sel, _labels(other.namespace)):

@@ -6,8 +6,12 @@ from __future__ import annotations
 from breakfix.checks.absent import AbsentCheck
 from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check_type import CheckType
+from breakfix.checks.eviction_allowed import EvictionAllowedCheck
+from breakfix.checks.identity_kept import IdentityKeptCheck
+from breakfix.checks.least_privilege import LeastPrivilegeCheck
 from breakfix.checks.logs import LogsCheck
 from breakfix.checks.network_flow import NetworkFlowCheck
+from breakfix.checks.network_matrix import NetworkMatrixCheck
 from breakfix.checks.node_ready import NodeReadyCheck
 from breakfix.checks.pods_ready import PodsReadyCheck
 from breakfix.checks.resource import ResourceCheck
@@ -24,6 +28,10 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     LogsCheck,
     NetworkFlowCheck,
     NodeReadyCheck,
+    LeastPrivilegeCheck,
+    NetworkMatrixCheck,
+    EvictionAllowedCheck,
+    IdentityKeptCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

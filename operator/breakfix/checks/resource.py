@@ -22,6 +22,11 @@ class ResourceCheck(Target, CheckType):
     match: Literal["all", "any"] = Field(
         "all", description="With a selector: every selected object must match, or at least one."
     )
+    why: str | None = Field(
+        None,
+        description="Told to the learner when the check fails: what the expectation means, so "
+        "a rejected shortcut teaches something.",
+    )
 
     def needs(self, namespace: str) -> list[Need]:
         return self.target_needs(namespace)
@@ -30,7 +35,8 @@ class ResourceCheck(Target, CheckType):
         objs = self.select(snapshot, namespace)
         if not objs:
             what = f"no {self.kind} named {self.name}" if self.name else f"no {self.describe()}"
-            return Verdict(False, what + self.where(namespace))
+            why = f" ({self.why})" if self.why else ""
+            return Verdict(False, what + self.where(namespace) + why)
         verdicts = [(o, match(self.expect, o)) for o in objs]
         bad = [(o, problems) for o, problems in verdicts if problems]
         ok = not bad if self.match == "all" else len(bad) < len(verdicts)
@@ -39,4 +45,5 @@ class ResourceCheck(Target, CheckType):
             return Verdict(True, f"{self.kind} {names} as expected")
         obj, problems = bad[0]
         extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        return Verdict(False, f"{self.kind} {name_of(obj)}: {problems[0]}{extra}")
+        why = f" ({self.why})" if self.why else ""
+        return Verdict(False, f"{self.kind} {name_of(obj)}: {problems[0]}{extra}{why}")

@@ -39,6 +39,10 @@ class ObjectsNeed:
     api_version: str
     kind: str
     namespace: str
+    # Read from the API server, not the operator's watch cache: for checks whose verdict must
+    # agree with answers the API gives live (an access review sees a new binding at once; the
+    # cache a moment later, and a check judging from it would pass in between).
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,24 @@ class LogsNeed:
     container: str | None
 
 
-Need = ObjectsNeed | AccessNeed | LogsNeed
+@dataclass(frozen=True)
+class EvictionNeed:
+    """A server-side dry-run eviction (`dryRun=All`) of every live pod matching `selector`:
+    the API server answers as `kubectl drain` would be answered, budgets included, and changes
+    nothing."""
+
+    namespace: str
+    selector: tuple[tuple[str, str], ...]
+
+
+Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed
+
+
+@dataclass(frozen=True)
+class EvictionAnswer:
+    allowed: bool
+    # The API server's words when it refuses (a budget, several budgets, ...).
+    message: str = ""
 
 
 @dataclass
@@ -74,8 +95,10 @@ class Snapshot:
     access: dict[AccessNeed, bool] = field(default_factory=dict)
     # (namespace, pod, container) -> log text
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (namespace, pod) -> the answer to a dry-run eviction
+    evictions: dict[tuple[str, str], EvictionAnswer] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)
 
-    def list(self, api_version: str, kind: str, namespace: str) -> list[Obj]:
-        return self.objects.get(ObjectsNeed(api_version, kind, namespace), [])
+    def list(self, api_version: str, kind: str, namespace: str, fresh: bool = False) -> list[Obj]:
+        return self.objects.get(ObjectsNeed(api_version, kind, namespace, fresh), [])

@@ -19,6 +19,11 @@ class Target(Model):
     namespace: str | None = Field(
         None, description="Defaults to the lab namespace for namespaced kinds."
     )
+    fresh: bool = Field(
+        False,
+        description="Read through the API, not the watch cache: for a guard that must agree "
+        "with a check asking the API live (an eviction, an access review).",
+    )
 
     @model_validator(mode="after")
     def _name_or_selector(self) -> Target:
@@ -35,12 +40,22 @@ class Target(Model):
 
     def target_needs(self, namespace: str) -> list[Need]:
         return [
-            ObjectsNeed(self.api_version, self.kind, scope(self.kind, self.namespace, namespace))
+            ObjectsNeed(
+                self.api_version,
+                self.kind,
+                scope(self.kind, self.namespace, namespace),
+                self.fresh,
+            )
         ]
 
     def select(self, snapshot: Snapshot, namespace: str) -> list[Obj]:
         objs = live(
-            snapshot.list(self.api_version, self.kind, scope(self.kind, self.namespace, namespace))
+            snapshot.list(
+                self.api_version,
+                self.kind,
+                scope(self.kind, self.namespace, namespace),
+                self.fresh,
+            )
         )
         if self.name is not None:
             return [o for o in objs if name_of(o) == self.name]

@@ -16,6 +16,7 @@ from kubernetes_asyncio.dynamic.exceptions import NotFoundError, ResourceNotFoun
 from kubernetes_asyncio.dynamic.resource import Resource
 
 from breakfix import FIELD_MANAGER
+from breakfix.checks.snapshot import EvictionAnswer
 
 Obj = dict[str, Any]
 
@@ -189,6 +190,26 @@ class Kube:
         result = await client.AuthorizationV1Api(self.api).create_subject_access_review(review)
         return bool(result.status.allowed)
 
+    async def evict_dry_run(self, namespace: str, pod: str) -> EvictionAnswer:
+        """Ask the Eviction API, with `dryRun=All`, whether `pod` may be evicted now: the
+        answer a drain gets (429 while a budget forbids it, 500 when several budgets cover
+        the pod), without evicting anything. A pod already gone counts as evictable."""
+        body = client.V1Eviction(
+            metadata=client.V1ObjectMeta(name=pod, namespace=namespace),
+            delete_options=client.V1DeleteOptions(dry_run=["All"]),
+        )
+        try:
+            await client.CoreV1Api(self.api).create_namespaced_pod_eviction(
+                pod, namespace, body, dry_run="All"
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return EvictionAnswer(True, "the pod is gone")
+            if exc.status in (403, 401):
+                raise
+            return EvictionAnswer(False, _status_message(exc))
+        return EvictionAnswer(True)
+
     async def logs(self, namespace: str, pod: str, container: str | None) -> str:
         with contextlib.suppress(ApiException):
             kwargs: dict[str, Any] = {"tail_lines": 500}
@@ -199,6 +220,15 @@ class Kube:
             )
             return str(text)
         return ""
+
+
+def _status_message(exc: ApiException) -> str:
+    """The message of the Status an API error carries, else its HTTP status and reason."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        status = json.loads(exc.body or b"")
+        if status.get("message"):
+            return f"{exc.status} {status['message']}"
+    return f"{exc.status} {exc.reason}"
 
 
 def _plain(value: Any) -> Obj:

@@ -8,7 +8,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from breakfix.checks.diagnose import labels_match, live
-from breakfix.checks.snapshot import AccessNeed, LogsNeed, Need, ObjectsNeed, Snapshot
+from breakfix.checks.snapshot import (
+    AccessNeed,
+    EvictionNeed,
+    LogsNeed,
+    Need,
+    ObjectsNeed,
+    Snapshot,
+)
 from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
 from breakfix.kube.watched import BY_API_KIND
 
@@ -32,7 +39,7 @@ async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
     async def fetch(need: Need) -> None:
         try:
             if isinstance(need, ObjectsNeed):
-                objs = cached(indexes, need)
+                objs = None if need.fresh else cached(indexes, need)
                 if objs is None:
                     objs = await kube.list_objects(need.api_version, need.kind, need.namespace)
                 snapshot.objects[need] = objs
@@ -51,8 +58,21 @@ async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
         except ApiException as exc:
             snapshot.errors[need] = f"{exc.status} {exc.reason}"
 
-    await asyncio.gather(*(fetch(n) for n in needs if not isinstance(n, LogsNeed)))
-    # Logs come last: which pods to read depends on the pods just gathered.
+    later = (LogsNeed, EvictionNeed)
+    await asyncio.gather(*(fetch(n) for n in needs if not isinstance(n, later)))
+    # Logs and evictions come last: which pods to ask about depends on the pods just gathered.
+    for need in needs:
+        if isinstance(need, EvictionNeed):
+            pods = snapshot.list("v1", "Pod", need.namespace)
+            try:
+                for pod in live(pods):
+                    if labels_match(pod, dict(need.selector)):
+                        name = pod["metadata"]["name"]
+                        snapshot.evictions[(need.namespace, name)] = await kube.evict_dry_run(
+                            need.namespace, name
+                        )
+            except ApiException as exc:
+                snapshot.errors[need] = f"{exc.status} {exc.reason}"
     for need in needs:
         if isinstance(need, LogsNeed):
             pods = snapshot.list("v1", "Pod", need.namespace)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import Any
 
-from breakfix import API_VERSION, LAB_LABEL, NAMESPACE_PREFIX, SCENARIO_LABEL
+from breakfix import API_VERSION, LAB_LABEL, NAMESPACE_PREFIX, PROVISIONED_UIDS, SCENARIO_LABEL
 from breakfix.kube.client import ApiException, Kube
 from breakfix.lab.models import Learner
 
@@ -95,6 +96,7 @@ def learner_binding(learner: Learner, namespace: str) -> Obj:
 async def apply_manifests(kube: Kube, lab: Obj, namespace: str, manifests: list[Obj]) -> list[Obj]:
     """Apply every manifest; returns references to the cluster-scoped objects created."""
     cluster_objects = []
+    uids: dict[str, str] = {}
     for manifest in apply_order(manifests):
         obj = copy.deepcopy(manifest)
         meta = obj.setdefault("metadata", {})
@@ -108,7 +110,20 @@ async def apply_manifests(kube: Kube, lab: Obj, namespace: str, manifests: list[
             cluster_objects.append(
                 {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"]}
             )
-        await kube.apply(obj, namespace if res.namespaced else None)
+        applied = await kube.apply(obj, namespace if res.namespaced else None)
+        uid = (applied or {}).get("metadata", {}).get("uid")
+        if uid:
+            uids[f"{obj['kind']}/{meta['name']}"] = str(uid)
+    # What was provisioned, by identity: `identityKept` checks compare with it, so "edit it, do
+    # not delete and recreate it" is enforced. Kept on the lab's own namespace, which lives
+    # exactly as long as these objects.
+    await kube.patch(
+        "v1",
+        "Namespace",
+        namespace,
+        {"metadata": {"annotations": {PROVISIONED_UIDS: json.dumps(uids, sort_keys=True)}}},
+        "merge",
+    )
     return cluster_objects
 
 

@@ -125,8 +125,11 @@ def load_lab(folder: Path) -> LabFolder:
                 Problem(str(folder / "lab.yaml"), key, "belongs in its own file, not lab.yaml")
             )
     raw = {**meta, "task": task, "manifests": manifests, **checks, "solution": solution}
+    check_names: set[str] | None = None
     try:
         spec = ScenarioSpec.model_validate(raw)
+        check_names = {str(c.get("name")) for c in spec.checks}
+        problems += stated_but_unchecked(folder, task, spec.checks)
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -153,6 +156,19 @@ def load_lab(folder: Path) -> LabFolder:
         raw_variants = _load_yaml(folder / "variants.yaml", problems)
         try:
             variants = Variants.model_validate(raw_variants)
+            for index, shortcut in enumerate(variants.shortcuts):
+                if (
+                    check_names is not None
+                    and shortcut.rejected_by
+                    and shortcut.rejected_by not in check_names
+                ):
+                    problems.append(
+                        Problem(
+                            str(folder / "variants.yaml"),
+                            f"shortcuts[{index}].rejectedBy",
+                            f"no check named {shortcut.rejected_by} in checks.yaml",
+                        )
+                    )
         except ValidationError as exc:
             problems += [
                 Problem(str(folder / "variants.yaml"), _loc(tuple(e["loc"])), e["msg"])
@@ -161,6 +177,28 @@ def load_lab(folder: Path) -> LabFolder:
     if problems:
         raise CatalogError(problems)
     return LabFolder(id=lab_id, path=folder, spec=spec, variants=variants)
+
+
+# Constraints a task may state only with the check that enforces them: (what the text says,
+# the check type that must be among the checks, why).
+STATED_CONSTRAINTS = (
+    (
+        re.compile(r"\bdo not (?:delete|recreate)\b", re.I),
+        "identityKept",
+        "says not to delete or recreate an object; an identityKept check must enforce it",
+    ),
+)
+
+
+def stated_but_unchecked(folder: Path, task: str, checks: list[dict[str, Any]]) -> list[Problem]:
+    """A constraint written in the task but checked by nothing is a promise the grading does
+    not keep: a learner who breaks it is still Solved."""
+    keys = {key for check in checks for key in check}
+    return [
+        Problem(str(folder / "task.md"), "", f"the task {why}")
+        for pattern, key, why in STATED_CONSTRAINTS
+        if pattern.search(task) and key not in keys
+    ]
 
 
 def load_catalog(root: Path) -> list[LabFolder]:

@@ -221,6 +221,12 @@ class Variant(Model):
 
     description: str = Field(min_length=1)
     steps: list[SolutionStep] = Field(min_length=1)
+    rejected_by: str | None = Field(
+        None,
+        alias="rejectedBy",
+        description="Shortcuts: the check that must fail, and so tell the learner why; the "
+        "self-test reports the failing checks and requires this one among them.",
+    )
 
 
 class Variants(Model):
@@ -228,3 +234,9 @@ class Variants(Model):
 
     fixes: list[Variant] = Field(default_factory=list)
     shortcuts: list[Variant] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rejected_by_only_for_shortcuts(self) -> Variants:
+        if any(f.rejected_by for f in self.fixes):
+            raise ValueError("rejectedBy applies to shortcuts only: a fix must reach Solved")
+        return self

@@ -18,6 +18,18 @@ def _run(r: Result) -> str:
     return ("fix: " if r.expect_solved else "shortcut: ") + r.variant
 
 
+def _rejection(r: Result) -> str:
+    return "; ".join(f"{n}: {m}" for n, m in r.rejected_by or [])
+
+
+def _outcome(r: Result) -> str:
+    if not r.passed:
+        return f"[red]FAIL[/red] {r.error}"
+    if r.rejected_by:
+        return "[green]pass[/green], rejected by " + ", ".join(n for n, _ in r.rejected_by)
+    return "[green]pass[/green]"
+
+
 def table(results: list[Result], wall_seconds: float) -> Table:
     passed = sum(r.passed for r in results)
     out = Table(
@@ -35,7 +47,7 @@ def table(results: list[Result], wall_seconds: float) -> Table:
             _secs(r.ready_seconds),
             _secs(r.solved_seconds),
             _secs(r.cleanup_seconds),
-            "[green]pass[/green]" if r.passed else f"[red]FAIL[/red] {r.error}",
+            _outcome(r),
         )
     return out
 
@@ -51,6 +63,7 @@ def junit(results: list[Result]) -> Suite:
                     x or 0.0 for x in (r.ready_seconds, r.solved_seconds, r.cleanup_seconds)
                 ),
                 failure=r.error,
+                output=("rejected by " + _rejection(r)) if r.rejected_by else "",
             )
             for r in results
         ],

@@ -40,6 +40,8 @@ class Result:
     solved_seconds: float | None = None
     cleanup_seconds: float | None = None
     error: str | None = None
+    # A shortcut's failing checks (name, message): what the learner is told.
+    rejected_by: list[tuple[str, str]] | None = None
 
     @property
     def passed(self) -> bool:
@@ -96,6 +98,18 @@ async def run_lab(
         if not expect_solved:
             await _stays_unsolved(kube, name, SHORTCUT_OBSERVE_SECONDS)
             result.solved_seconds = None
+            current = await kube.get(API_VERSION, "Lab", name)
+            result.rejected_by = [
+                (str(c.get("name")), str(c.get("message")))
+                for c in (current or {}).get("status", {}).get("checks") or []
+                if not c.get("passed")
+            ]
+            wanted = variant.rejected_by if variant else None
+            if wanted and wanted not in {n for n, _ in result.rejected_by}:
+                raise AssertionError(
+                    f"not Solved, but {wanted} passes; failing: "
+                    + ("; ".join(f"{n}: {m}" for n, m in result.rejected_by) or "none")
+                )
             return result
         try:
             await wait_for(
