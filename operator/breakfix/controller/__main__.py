@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             clusterwide=True,
             standalone=True,
             liveness_endpoint=args.liveness,
-            # kopf.Identity is a NewType of str that kopf does not export.
-            identity=identity(),  # type: ignore[arg-type]
+            identity=identity(),
         )
     )
 
