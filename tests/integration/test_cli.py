@@ -52,10 +52,11 @@ def test_start_status_watch_solve_and_grade(operator: InClusterOperator, tmp_pat
     out = breakfix("grade", name, "--junit", str(junit), "--json", str(report))
     assert out.returncode == 0, out.stdout + out.stderr
     suites = ET.parse(junit).getroot()
-    assert suites.get("tests") == "2" and suites.get("failures") == "0"
+    assert suites.get("tests") == "3" and suites.get("failures") == "0"
     assert [c.get("name") for c in suites.iter("testcase")] == [
         "deployment-available",
         "readiness-probe-kept",
+        "deployment-kept",
     ]
     data = json.loads(report.read_text())
     assert data["labs"][0]["solved"] is True and data["labs"][0]["score"] == 90

@@ -94,10 +94,20 @@ def test_deployment_pods_run(smoke: None) -> None:
 
 
 def test_crashing_container_goes_into_crashloopbackoff(smoke: None) -> None:
+    def backing_off() -> bool:
+        events = get_json(
+            "events", "-n", NS, "--field-selector", "involvedObject.name=crash,reason=BackOff"
+        )["items"]
+        return bool(events)
+
     def looping() -> bool:
         status = pod("crash")["status"].get("containerStatuses", [{}])[0]
         waiting = status.get("state", {}).get("waiting", {}).get("reason")
-        return status.get("restartCount", 0) >= 2 and waiting == "CrashLoopBackOff"
+        # Between restarts the kubelet may still report the last termination: its BackOff
+        # Event says the same thing as a waiting reason of CrashLoopBackOff.
+        return status.get("restartCount", 0) >= 2 and (
+            waiting == "CrashLoopBackOff" or backing_off()
+        )
 
     wait_until(looping, 120, "restartCount >= 2 in CrashLoopBackOff", interval=1)
 
