@@ -204,8 +204,12 @@ def _keep_dns_local() -> None:
 
 
 def load(image: str) -> None:
-    with step(f"loading {image} into the kind nodes"):
-        run([kind(), "load", "docker-image", "--name", NAME, image], capture=True)
+    """Into the workers only: the control plane's taint keeps the operator off it."""
+    nodes = run([kind(), "get", "nodes", "--name", NAME], capture=True).stdout.split()
+    workers = [n for n in nodes if not n.endswith("-control-plane")] or nodes
+    with step(f"loading {image} into {', '.join(sorted(workers))}"):
+        run([kind(), "load", "docker-image", "--name", NAME, "--nodes", ",".join(workers),
+             image], capture=True)  # fmt: skip
 
 
 def down() -> None:
