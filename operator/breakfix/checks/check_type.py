@@ -57,8 +57,10 @@ class CheckType(Model, ABC):
         states. Called only when every need was gathered without error."""
 
     def wakes_on(self, namespace: str) -> set[str]:
-        """Kinds whose cluster-wide changes may change the verdict. Changes inside the lab's
-        own namespace wake the lab anyway."""
+        """Kinds whose changes outside the lab's namespace (cluster-scoped, or in kube-system)
+        may change the verdict. Changes inside the lab's own namespace wake the lab anyway."""
         return {
-            n.kind for n in self.needs(namespace) if isinstance(n, ObjectsNeed) and not n.namespace
+            n.kind
+            for n in self.needs(namespace)
+            if isinstance(n, ObjectsNeed) and n.namespace != namespace
         }

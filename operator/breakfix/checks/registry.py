@@ -12,10 +12,12 @@ from breakfix.checks.least_privilege import LeastPrivilegeCheck
 from breakfix.checks.logs import LogsCheck
 from breakfix.checks.network_flow import NetworkFlowCheck
 from breakfix.checks.network_matrix import NetworkMatrixCheck
+from breakfix.checks.node_file import NodeFileCheck
 from breakfix.checks.node_ready import NodeReadyCheck
 from breakfix.checks.pods_ready import PodsReadyCheck
 from breakfix.checks.resource import ResourceCheck
 from breakfix.checks.service_endpoints import ServiceEndpointsCheck
+from breakfix.checks.static_pod import StaticPodCheck
 from breakfix.checks.workload_available import WorkloadAvailableCheck
 
 CHECK_TYPES: tuple[type[CheckType], ...] = (
@@ -32,6 +34,8 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     NetworkMatrixCheck,
     EvictionAllowedCheck,
     IdentityKeptCheck,
+    StaticPodCheck,
+    NodeFileCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

@@ -76,7 +76,15 @@ class EvictionNeed:
     selector: tuple[tuple[str, str], ...]
 
 
-Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed
+@dataclass(frozen=True)
+class NodeFileNeed:
+    """A configuration file on a node, read by the node agent there."""
+
+    node: str
+    path: str
+
+
+Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | NodeFileNeed
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,8 @@ class Snapshot:
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # (namespace, pod) -> the answer to a dry-run eviction
     evictions: dict[tuple[str, str], EvictionAnswer] = field(default_factory=dict)
+    # (node, path) -> the file's text, None if there is no such file
+    files: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)
 

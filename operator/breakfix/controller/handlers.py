@@ -14,10 +14,11 @@ from breakfix import GROUP, NAMESPACE_PREFIX, VERSION
 from breakfix.controller.lab_loop import LabLoop, LoopSettings
 from breakfix.controller.signals import Signals
 from breakfix.kube import events
+from breakfix.kube.agent import AgentClient
 from breakfix.kube.client import Kube
 from breakfix.kube.nodes import revert_changes
 from breakfix.kube.provision import teardown
-from breakfix.kube.watched import WATCHED, WatchedKind
+from breakfix.kube.watched import SYSTEM_NAMESPACE, WATCHED, WatchedKind, watched_namespace
 from breakfix.scenario.template import namespace_for
 
 
@@ -29,6 +30,7 @@ class Shared:
     kube: Kube
     settings: LoopSettings
     signals: Signals = field(default_factory=Signals)
+    agent: AgentClient = field(default_factory=AgentClient.from_env)
     # Lab name -> the generation last seen, to wake a lab on spec changes only.
     generations: dict[str, int | None] = field(default_factory=dict)
 
@@ -59,7 +61,7 @@ def slim(body: kopf.Body) -> dict[str, Any]:
 
 
 def _in_labs(namespace: str | None, **_: Any) -> bool:
-    return bool(namespace and namespace.startswith(NAMESPACE_PREFIX))
+    return watched_namespace(namespace or "")
 
 
 def _register(watched: WatchedKind) -> None:
@@ -78,7 +80,10 @@ def _register(watched: WatchedKind) -> None:
 
     def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
         signals = shared(memo).signals
-        if watched.namespaced:
+        if namespace == SYSTEM_NAMESPACE:
+            # A control-plane lab's checks read kube-system (static pods, CoreDNS).
+            signals.kind(watched.kind)
+        elif watched.namespaced:
             signals.namespace(namespace or "")
         else:
             if watched.kind == "Namespace":
@@ -190,6 +195,7 @@ async def lab(
         scenarios=_Scenarios(kwargs["scenarios"]),
         post_event=post,
         logger=logger,
+        agent=state.agent,
     )
     await loop.run(lambda: bool(stopped), lambda: stopped.wait())
 
@@ -219,7 +225,8 @@ async def lab_deleted(
 ) -> None:
     """Owner references already collect the namespace; deleting it here makes it prompt, and
     the cluster-scoped objects listed in the status are removed even if their owner link broke."""
-    kube = shared(memo).kube
-    await teardown(kube, namespace_for(name), list(status.get("clusterObjects") or []))
-    await revert_changes(kube, list(status.get("nodeChanges") or []))
+    state = shared(memo)
+    # The node first: a control-plane lab may have broken what the rest of the teardown needs.
+    await revert_changes(state.kube, list(status.get("nodeChanges") or []), state.agent)
+    await teardown(state.kube, namespace_for(name), list(status.get("clusterObjects") or []))
     logger.info(f"lab {name} cleaned up")

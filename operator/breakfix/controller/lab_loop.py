@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,9 +21,10 @@ from typing import Any
 from breakfix import API_VERSION
 from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
+from breakfix.kube.agent import AgentClient, AgentError
 from breakfix.kube.client import ApiException, Kube
 from breakfix.kube.gather import Indexes, gather
-from breakfix.kube.nodes import apply_changes, revert_changes
+from breakfix.kube.nodes import apply_changes, apply_on_host, revert_changes
 from breakfix.kube.provision import (
     apply_manifests,
     learner_binding,
@@ -80,8 +82,10 @@ class LabLoop:
         scenarios: Mapping[str, Any],
         post_event: EventPoster,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+        agent: AgentClient | None = None,
     ) -> None:
         self.kube, self.signals, self.settings = kube, signals, settings
+        self.agent = agent or AgentClient.from_env()
         self.body, self.indexes, self.scenarios = body, indexes, scenarios
         self.post_event, self.logger = post_event, logger
         self.name: str = body["metadata"]["name"]
@@ -143,6 +147,7 @@ class LabLoop:
             namespace_exists=self._namespace_exists(),
             now=time.time(),
             new_seed=random.randrange(1, 1_000_000),
+            operator_node=os.environ.get("NODE_NAME"),
         )
 
     async def _run(self, action: Action, seen: Observed) -> Observed:
@@ -158,16 +163,20 @@ class LabLoop:
                 alive = bool(await self.kube.get(API_VERSION, "Lab", name))
                 return replace(seen, labs_alive={**seen.labs_alive, name: alive})
             case TearDown(cluster_objects, node_changes, wait):
+                await revert_changes(self.kube, node_changes, self.agent)
                 await teardown(self.kube, self.namespace, cluster_objects)
-                await revert_changes(self.kube, node_changes)
                 if wait:
                     await wait_gone(self.kube, self.namespace)
             case Provision():
                 return replace(seen, provisioned=await self._provision(action))
             case Gather("symptoms", needs):
-                return replace(seen, symptoms=await gather(self.kube, self._read_from(), [*needs]))
+                return replace(
+                    seen, symptoms=await gather(self.kube, self._read_from(), [*needs], self.agent)
+                )
             case Gather("checks", needs):
-                return replace(seen, checks=await gather(self.kube, self._read_from(), [*needs]))
+                return replace(
+                    seen, checks=await gather(self.kube, self._read_from(), [*needs], self.agent)
+                )
         return seen
 
     async def _provision(self, action: Provision) -> Provisioned:
@@ -176,13 +185,14 @@ class LabLoop:
         node_changes: list[dict[str, Any]] = []
         try:
             await self.kube.apply(namespace_object(lab, self.namespace, rendered.namespace_labels))
-            if rendered.node_changes is not None and action.node is not None:
-                record = await apply_changes(
-                    self.kube, action.node, rendered.node_changes, self.name
-                )
+            changes = rendered.node_changes
+            if changes is not None and action.node is not None:
+                record = await apply_changes(self.kube, action.node, changes, self.name)
                 node_changes = [record]
                 # Recorded before anything else, so a crash from here on still reverts the node.
                 await self._write({**action.status, "nodeChanges": node_changes})
+                if changes.order == "first":
+                    await apply_on_host(self.agent, record, changes, self.name)
             cluster_objects = await apply_manifests(
                 self.kube, lab, self.namespace, rendered.manifests
             )
@@ -190,8 +200,13 @@ class LabLoop:
                 await self.kube.apply(
                     learner_binding(action.learner, self.namespace), self.namespace
                 )
+            if changes is not None and node_changes and changes.order == "last":
+                # What it breaks on the node is the API server this provisioning needs.
+                await apply_on_host(self.agent, node_changes[0], changes, self.name)
         except ApiException as exc:
             return Provisioned(node_changes, [], error=_api_error(exc))
+        except (AgentError, LookupError) as exc:
+            return Provisioned(node_changes, [], error=str(exc))
         metrics.PROVISIONED.inc()
         self.logger.info(
             f"provisioned {len(rendered.manifests)} objects in {self.namespace} "

@@ -168,13 +168,16 @@ class Kube:
         )
         return _plain(result)
 
-    async def patch_status(self, api_version: str, kind: str, name: str, patch: Obj) -> None:
+    async def patch_status(
+        self, api_version: str, kind: str, name: str, patch: Obj, namespace: str | None = None
+    ) -> None:
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
         result = await dyn.patch(
             res.subresources["status"],
             body=patch,
             name=name,
+            namespace=namespace if res.namespaced else None,
             content_type="application/merge-patch+json",
         )
         _plain(result)

@@ -13,11 +13,13 @@ from breakfix.checks.snapshot import (
     EvictionNeed,
     LogsNeed,
     Need,
+    NodeFileNeed,
     ObjectsNeed,
     Snapshot,
 )
+from breakfix.kube.agent import AgentClient, AgentError, node_address
 from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
-from breakfix.kube.watched import BY_API_KIND
+from breakfix.kube.watched import BY_API_KIND, watched_namespace
 
 # index id -> {namespace or "": iterable of cached objects}
 Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
@@ -30,10 +32,14 @@ def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
     index = indexes[watched.index_id]
     if watched.namespaced and need.namespace == "":
         return [obj for store in index.values() for obj in store]
+    if watched.namespaced and not watched_namespace(need.namespace):
+        return None
     return list(index.get(need.namespace if watched.namespaced else "", ()))
 
 
-async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
+async def gather(
+    kube: Kube, indexes: Indexes, needs: list[Need], agent: AgentClient | None = None
+) -> Snapshot:
     snapshot = Snapshot(now=time.time())
 
     async def fetch(need: Need) -> None:
@@ -53,8 +59,12 @@ async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
                     "namespace": need.namespace,
                 }
                 snapshot.access[need] = await kube.can_i(need.user, list(need.groups), attrs)
+            elif isinstance(need, NodeFileNeed):
+                snapshot.files[(need.node, need.path)] = await _node_file(kube, agent, need)
         except ResourceNotFoundError:
             snapshot.errors[need] = "this cluster does not serve that kind"
+        except (AgentError, LookupError) as exc:
+            snapshot.errors[need] = str(exc)
         except ApiException as exc:
             snapshot.errors[need] = f"{exc.status} {exc.reason}"
 
@@ -82,3 +92,11 @@ async def gather(kube: Kube, indexes: Indexes, needs: list[Need]) -> Snapshot:
                     text = await kube.logs(need.namespace, name, need.container)
                     snapshot.logs[(need.namespace, name, need.container or "")] = text
     return snapshot
+
+
+async def _node_file(kube: Kube, agent: AgentClient | None, need: NodeFileNeed) -> str | None:
+    node = await kube.get("v1", "Node", need.node)
+    address = node_address(node) if node else None
+    if address is None:
+        raise LookupError(f"no Node {need.node} with an InternalIP to ask its node agent")
+    return await (agent or AgentClient.from_env()).read_file(address, need.path)

@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from breakfix import NAMESPACE_PREFIX
+
+# Besides the lab namespaces, the one whose pods and config control-plane labs break.
+SYSTEM_NAMESPACE = "kube-system"
+
+
+def watched_namespace(namespace: str) -> bool:
+    return namespace.startswith(NAMESPACE_PREFIX) or namespace == SYSTEM_NAMESPACE
+
 
 @dataclass(frozen=True)
 class WatchedKind:

@@ -34,7 +34,7 @@ from breakfix.lab.actions import (
 )
 from breakfix.lab.conditions import Status, condition, is_true, iso, parse_iso
 from breakfix.lab.models import LabSpec
-from breakfix.lab.nodes import holder, target_node
+from breakfix.lab.nodes import holders, shell_command, target_node
 from breakfix.lab.observed import Observed, Timing
 from breakfix.lab.status import Evaluation, cleared, graded_status, not_ready
 from breakfix.lab.symptoms import Observation, next_recheck, symptoms_status
@@ -95,25 +95,35 @@ def decide(seen: Observed, timing: Timing = Timing()) -> Decision:
     except ValidationError as exc:
         return step.not_ready(r.SCENARIO_INVALID, f"Scenario {spec.scenario}: {first_error(exc)}")
     node: str | None = None
+    shell: str | None = None
     if scenario.node_changes is not None:
-        node = target_node(seen.nodes)
+        node = step.status.get("node") or target_node(
+            seen.nodes, scenario.node_changes.role, seen.operator_node
+        )
         if node is None:
             return step.not_ready(r.NO_NODE_AVAILABLE, "no Ready node to change", retry=10.0)
-        held = _holder(seen.nodes, node)
-        if held and held != seen.name and not step.status.get("provisioned"):
-            if held not in seen.labs_alive:
-                return step.ask(LookUpLab(held))
-            if seen.labs_alive[held]:
+        others = {lab: n for lab, n in holders(seen.nodes).items() if lab != seen.name}
+        if others and not step.status.get("provisioned"):
+            unknown = [lab for lab in sorted(others) if lab not in seen.labs_alive]
+            if unknown:
+                return step.ask(LookUpLab(unknown[0]))
+            alive = sorted(lab for lab in others if seen.labs_alive[lab])
+            if alive:
                 step.actions[subscribed] = Subscribe(spec.scenario, frozenset({"Node"}))
                 return step.not_ready(
                     r.WAITING_FOR_EXCLUSIVE_LAB,
-                    f"lab {held} is using node {node}; this lab starts when it is deleted",
+                    f"lab {alive[0]} holds node {others[alive[0]]}: one lab that changes a node "
+                    "runs at a time; this lab starts when it is deleted",
                     retry=timing.safety_seconds,
                 )
+        shell = shell_command(_node(seen.nodes, node), node)
+        step.status["node"] = node
+        if scenario.node_changes.on_host:
+            step.status["shell"] = shell
     if step.status.get("seed") is None:
         step.status["seed"] = spec.seed if spec.seed is not None else seen.new_seed
     try:
-        rendered = render(scenario, spec.scenario, seen.name, int(step.status["seed"]), node)
+        rendered = render(scenario, spec.scenario, seen.name, int(step.status["seed"]), node, shell)
     except RenderError as exc:
         return step.not_ready(r.RENDER_FAILED, f"Scenario {spec.scenario} does not render: {exc}")
     kinds = wake_kinds(rendered.symptoms + rendered.checks, namespace)
@@ -271,11 +281,8 @@ def _grading(
     return step.done(wake)
 
 
-def _holder(nodes: Sequence[Obj], node: str) -> str | None:
-    for obj in nodes:
-        if obj["metadata"]["name"] == node:
-            return holder(dict(obj))
-    return None
+def _node(nodes: Sequence[Obj], name: str) -> Obj | None:
+    return next((dict(n) for n in nodes if n["metadata"]["name"] == name), None)
 
 
 def first_error(exc: ValidationError) -> str:

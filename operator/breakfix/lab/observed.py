@@ -38,6 +38,8 @@ class Observed:
     now: float
     new_seed: int
     """Drawn by the executor, used when the Lab has no seed yet: decide() draws nothing."""
+    operator_node: str | None = None
+    """The node the operator runs on, which a node lab leaves alone."""
     labs_alive: Mapping[str, bool] = field(default_factory=dict)
     provisioned: Provisioned | None = None
     symptoms: Snapshot | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -21,6 +22,7 @@ from breakfix.checks.resource import ResourceCheck
 from breakfix.scenario.template import RenderError, probe_context, render_text, render_tree
 
 Difficulty = Literal["easy", "medium", "hard"]
+Scope = Literal["Namespace", "Node", "ControlPlane"]
 
 
 class IntRange(Model):
@@ -65,6 +67,9 @@ class ObjectRef(Model):
 class PatchStep(ObjectRef):
     type: Literal["strategic", "merge", "json"] = "strategic"
     patch: dict[str, Any] | list[Any]
+    subresource: Literal["status"] | None = Field(
+        None, description="`kubectl patch --subresource=status` (a merge patch)."
+    )
 
 
 class SolutionStep(Model):
@@ -73,11 +78,28 @@ class SolutionStep(Model):
     apply: dict[str, Any] | None = None
     patch: PatchStep | None = None
     delete: ObjectRef | None = None
+    on_node: str | None = Field(
+        None,
+        alias="onNode",
+        min_length=1,
+        description="A shell script run on the lab's node as root, as in the shell `{{ shell }}` "
+        "opens (kind: `docker exec`).",
+    )
+    wait_seconds: float | None = Field(
+        None,
+        alias="waitSeconds",
+        gt=0,
+        le=300,
+        description="Pause, as a learner waits for a component to restart.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SolutionStep:
-        if sum(x is not None for x in (self.apply, self.patch, self.delete)) != 1:
-            raise ValueError("a solution step needs exactly one of apply, patch, delete")
+        given = (self.apply, self.patch, self.delete, self.on_node, self.wait_seconds)
+        if sum(x is not None for x in given) != 1:
+            raise ValueError(
+                "a solution step needs exactly one of apply, patch, delete, onNode, waitSeconds"
+            )
         return self
 
 
@@ -92,13 +114,90 @@ class Taint(Model):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
-class NodeChanges(Model):
-    """Changes to one node (the first Ready node by name) that an `exclusive` lab makes and
-    reverts on delete and reset. Its name is `{{ node }}` in templates."""
+# Where a lab may change a node's files: the kubelet's and the control plane's configuration.
+HOST_PATH_PREFIXES = (
+    "/etc/kubernetes, /var/lib/kubelet, /etc/systemd/system/kubelet.service.d, /etc/containerd"
+)
+HOST_PATH_PATTERN = (
+    r"^/(etc/kubernetes|var/lib/kubelet|etc/systemd/system/kubelet\.service\.d|etc/containerd)"
+    r"(/[A-Za-z0-9._-]+)+$"
+)
 
+
+class Replacement(Model):
+    old: str = Field(min_length=1, description="Text that must occur in the file, exactly.")
+    new: str
+
+
+class FileChange(Model):
+    """A file on the node, edited by the node agent (`breakfix.agent`), which keeps the original
+    bytes, mode and owner and puts them back on delete and reset."""
+
+    path: str = Field(description="Absolute; under the kubelet's or the control plane's config.")
+    replace: list[Replacement] = Field(default_factory=list)
+    content: str | None = Field(None, description="The whole new content.")
+    absent: bool = Field(
+        False,
+        description="The file must not exist (removed if it does); restore puts back whatever "
+        "was there, so a file the learner creates at this path is cleaned up.",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _where(cls, path: str) -> str:
+        # A template ("{{ wrong_file }}") is checked as it renders, by the same rule.
+        if ("{{" not in path and not re.match(HOST_PATH_PATTERN, path)) or "/../" in path:
+            raise ValueError(f"{path}: a lab may change files under {HOST_PATH_PREFIXES} only")
+        return path
+
+    @model_validator(mode="after")
+    def _one(self) -> FileChange:
+        if sum((bool(self.replace), self.content is not None, self.absent)) != 1:
+            raise ValueError("a file change needs exactly one of replace, content, absent")
+        return self
+
+
+class ServiceChange(Model):
+    """A systemd unit on the node: `stop` it (started again on restore if it was running), or
+    `restart` it after the file changes (and again after restoring them)."""
+
+    name: str = Field(pattern=r"^(kubelet|containerd)$")
+    action: Literal["stop", "restart"]
+
+
+NodeRole = Literal["worker", "control-plane"]
+
+
+class NodeChanges(Model):
+    """Changes to one node that an `exclusive` lab makes and reverts on delete and reset: through
+    the API (cordon, taints, labels) and, by the node agent, on the node itself (files, units).
+    The node is a worker the operator does not run on (the control plane for `role:
+    control-plane`); its name is `{{ node }}` in templates, and `{{ shell }}` opens a shell on
+    it."""
+
+    role: NodeRole = "worker"
     unschedulable: bool | None = None
     taints: list[Taint] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
+    files: list[FileChange] = Field(default_factory=list)
+    services: list[ServiceChange] = Field(default_factory=list)
+    order: Literal["first", "last"] = Field(
+        "first",
+        description="Change the node before the lab's objects are created (so a broken "
+        "scheduler never places them), or after them (a broken API server would refuse them).",
+    )
+    restore_after_seconds: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        alias="restoreAfterSeconds",
+        description="The node agent puts the node back on its own after this long, even when "
+        "nobody can ask it to (an API server the learner never repaired).",
+    )
+
+    @property
+    def on_host(self) -> bool:
+        return bool(self.files or self.services)
 
 
 class NamespaceSpec(Model):
@@ -144,6 +243,11 @@ class ScenarioSpec(Model):
     )
     exclusive: bool = Field(
         False, description="Touches shared cluster state: at most one such lab runs at a time."
+    )
+    scope: Scope = Field(
+        "Namespace",
+        description="What the lab breaks: objects in its namespace, a node, or the control "
+        "plane. Node and ControlPlane labs change a node through `nodeChanges`.",
     )
     timeouts: Timeouts = Field(default_factory=lambda: Timeouts.model_validate({}))
     variables: list[Variable] = Field(default_factory=list)
@@ -206,6 +310,18 @@ class ScenarioSpec(Model):
         )
         if self.node_changes is not None and not self.exclusive:
             raise ValueError("nodeChanges: a lab that changes a node must be exclusive: true")
+        changes = self.node_changes
+        if self.scope != "Namespace" and (changes is None or not changes.on_host):
+            raise ValueError(
+                f"scope: a {self.scope} lab changes files or services on a node (nodeChanges)"
+            )
+        if changes is not None and changes.on_host and self.scope == "Namespace":
+            raise ValueError(
+                "scope: a lab that changes files or services on a node is a Node "
+                "or ControlPlane lab"
+            )
+        if self.scope == "ControlPlane" and changes is not None and changes.role != "control-plane":
+            raise ValueError("nodeChanges.role: a ControlPlane lab changes the control-plane node")
         names = [v.name for v in self.variables]
         if len(set(names)) != len(names):
             raise ValueError("variables: duplicate names")

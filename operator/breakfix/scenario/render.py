@@ -43,7 +43,12 @@ class RenderedScenario:
 
 
 def lab_context(
-    spec: ScenarioSpec, scenario: str, lab: str, seed: int, node: str | None = None
+    spec: ScenarioSpec,
+    scenario: str,
+    lab: str,
+    seed: int,
+    node: str | None = None,
+    shell: str | None = None,
 ) -> dict[str, Any]:
     return {
         **derive_variables(spec.variables, scenario, seed),
@@ -52,14 +57,21 @@ def lab_context(
         "scenario": scenario,
         "seed": seed,
         "node": node or "node",
+        "shell": shell or f"docker exec -it {node or 'node'} bash",
     }
 
 
 def render(
-    spec: ScenarioSpec, scenario: str, lab: str, seed: int, node: str | None = None
+    spec: ScenarioSpec,
+    scenario: str,
+    lab: str,
+    seed: int,
+    node: str | None = None,
+    shell: str | None = None,
 ) -> RenderedScenario:
-    """`node` is the node an exclusive lab changes (the first Ready node by name)."""
-    context = lab_context(spec, scenario, lab, seed, node)
+    """`node` is the node an exclusive lab changes, `shell` the command that opens a shell there
+    (`lab.nodes.shell_command`)."""
+    context = lab_context(spec, scenario, lab, seed, node, shell)
     checks = _render_checks(spec.checks, context, "checks")
     symptoms = _render_checks(spec.symptoms, context, "symptoms")
     return RenderedScenario(
@@ -115,9 +127,10 @@ def render_steps(
     seed: int,
     steps: list[SolutionStep],
     node: str | None = None,
+    shell: str | None = None,
 ) -> Solution:
     """Steps of a variant, rendered like the reference solution (wrapped as a Solution)."""
-    context = lab_context(spec, scenario, lab, seed, node)
+    context = lab_context(spec, scenario, lab, seed, node, shell)
     raw = {
         "explanation": "variant",
         "steps": [s.model_dump(by_alias=True, exclude_none=True) for s in steps],

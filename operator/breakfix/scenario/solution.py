@@ -26,6 +26,8 @@ def _resource(api_version: str, kind: str) -> str:
 def solution_commands(solution: Solution, namespace: str) -> list[Command]:
     commands = []
     for step in solution.steps:
+        if step.on_node is not None or step.wait_seconds is not None:
+            raise ValueError("onNode and waitSeconds steps are not kubectl commands")
         if step.apply is not None:
             commands.append(
                 Command(
@@ -44,6 +46,7 @@ def solution_commands(solution: Solution, namespace: str) -> list[Command]:
             )
         elif step.patch is not None:
             p = step.patch
+            sub = ("--subresource", p.subresource) if p.subresource else ()
             commands.append(
                 Command(
                     (
@@ -56,6 +59,7 @@ def solution_commands(solution: Solution, namespace: str) -> list[Command]:
                         p.type,
                         "-p",
                         json.dumps(p.patch),
+                        *sub,
                     )
                 )
             )

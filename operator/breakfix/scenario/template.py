@@ -103,4 +103,5 @@ def probe_context(variables: list[Any]) -> dict[str, Any]:
         "scenario": "probe",
         "seed": 0,
         "node": "node",
+        "shell": "docker exec -it node bash",
     }

@@ -17,6 +17,7 @@ from typing import Any
 
 from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
+from breakfix.kube.node_shell import NodeShellError
 from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
 from breakfix.lab.nodes import holder
@@ -87,14 +88,14 @@ async def run_lab(
             raise AssertionError("Solved before any fix: the checks do not detect the fault")
 
         node_changes = list(status.get("nodeChanges") or [])
-        node = node_changes[0]["node"] if node_changes else None
+        node, shell = status.get("node"), status.get("shell")
         solution = (
-            render_steps(spec, folder.id, name, seed, variant.steps, node)
+            render_steps(spec, folder.id, name, seed, variant.steps, node, shell)
             if variant
-            else render(spec, folder.id, name, seed, node).solution
+            else render(spec, folder.id, name, seed, node, shell).solution
         )
         fixed = time.monotonic()
-        await apply_solution(kube, solution, namespace_for(name))
+        await apply_solution(kube, solution, namespace_for(name), shell)
         if not expect_solved:
             await _stays_unsolved(kube, name, SHORTCUT_OBSERVE_SECONDS)
             result.solved_seconds = None
@@ -132,7 +133,7 @@ async def run_lab(
                 + "; ".join(failing)
             ) from None
         result.solved_seconds = time.monotonic() - fixed
-    except (AssertionError, TimeoutError) as exc:
+    except (AssertionError, TimeoutError, NodeShellError) as exc:
         result.error = str(exc)
     finally:
         cleanup = time.monotonic()
@@ -181,11 +182,43 @@ async def cleanup_lab(
         left = [t for t in record.get("taints") or [] if (t["key"], t["effect"]) in taints]
         if left:
             raise AssertionError(f"node {record['node']} still has taints {left} after delete")
+        if record.get("agent"):
+            # Put back on the node: wait until it and its system pods are healthy again, so the
+            # next lab does not start on a control plane still restarting.
+            await wait_for(kube, "v1", "Node", record["node"], node_ready, 180)
+            await wait_system_pods(kube, record["node"], 180)
     for ref in cluster_objects:
         if await kube.get(ref["apiVersion"], ref["kind"], ref["name"]) is not None:
             await wait_for(
                 kube, ref["apiVersion"], ref["kind"], ref["name"], lambda o: o is None, 60
             )
+
+
+def node_ready(node: dict[str, Any] | None) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node or {}).get("status", {}).get("conditions") or []
+    ) and not (node or {}).get("spec", {}).get("unschedulable")
+
+
+async def wait_system_pods(kube: Kube, node: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    waiting: list[str] = []
+    while time.monotonic() < deadline:
+        pods = await kube.list_objects("v1", "Pod", "kube-system")
+        waiting = [
+            p["metadata"]["name"]
+            for p in pods
+            if p.get("spec", {}).get("nodeName") == node
+            and not any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in p.get("status", {}).get("conditions") or []
+            )
+        ]
+        if not waiting:
+            return
+        await asyncio.sleep(1)
+    raise AssertionError(f"after delete, kube-system pods on {node} not Ready: {waiting}")
 
 
 async def run_catalog(

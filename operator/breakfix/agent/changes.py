@@ -1,0 +1,69 @@
+"""Apply a lab's node changes and put them back: journal first, then files, then units."""
+
+from __future__ import annotations
+
+import logging
+
+from breakfix.agent import units
+from breakfix.agent.journal import (
+    Journal,
+    Store,
+    UnitRecord,
+    apply_files,
+    new_journal,
+    record_files,
+    restore_files,
+)
+from breakfix.scenario.models import NodeChanges
+
+log = logging.getLogger("breakfix.agent")
+
+
+MANIFESTS = "/etc/kubernetes/manifests/"
+
+
+def static_pod(path: str) -> str | None:
+    """The container a static-pod manifest runs, by kubeadm's naming (kube-scheduler.yaml)."""
+    if path.startswith(MANIFESTS) and path.endswith(".yaml"):
+        return path.removeprefix(MANIFESTS).removesuffix(".yaml")
+    return None
+
+
+async def apply(store: Store, lab: str, changes: NodeChanges) -> Journal:
+    """Idempotent: a lab applied again (the operator restarted mid-way) keeps the journal of the
+    first time, so the originals recorded are never the broken files."""
+    journal = store.load(lab)
+    if journal is None:
+        journal = new_journal(lab, changes, record_files(store, changes))
+        journal.units = [
+            UnitRecord(name=s.name, action=s.action, was_active=await units.is_active(s.name))
+            for s in changes.services
+        ]
+        # Written before anything changes: whatever happens next, restore knows the originals.
+        store.save(journal)
+    static = {f.path: name for f in changes.files if (name := static_pod(f.path))}
+    before = {path: await units.running_containers(name) for path, name in static.items()}
+    for path in apply_files(store, changes):
+        if path in static:
+            await units.wait_stopped(before[path], static[path])
+    for service in changes.services:
+        if service.action == "stop":
+            await units.stop(service.name)
+        else:
+            await units.restart(service.name)
+    log.info(f"lab {lab}: applied {len(changes.files)} files, {len(changes.services)} units")
+    return journal
+
+
+async def restore(store: Store, lab: str) -> bool:
+    """Put back what `lab` changed; False if nothing was recorded (already restored)."""
+    journal = store.load(lab)
+    if journal is None:
+        return False
+    restore_files(store, journal.files)
+    for unit in journal.units:
+        if unit.action == "restart" or unit.was_active:
+            await units.restart(unit.name)
+    store.drop(lab)
+    log.info(f"lab {lab}: restored {len(journal.files)} files, {len(journal.units)} units")
+    return True

@@ -1,0 +1,153 @@
+"""The agent's HTTP API, spoken only by the operator (a bearer token both read from one Secret):
+
+    PUT    /labs/<lab>   apply the lab's node changes (a NodeChanges body); idempotent
+    DELETE /labs/<lab>   put back what the lab changed; idempotent
+    GET    /labs         the journals on this node
+    GET    /files?path=  a configuration file's text (manifests, kubelet config; no credentials)
+    GET    /probe?url=   GET a loopback URL from the node (a component's health endpoint)
+    GET    /healthz      liveness, no token
+
+It listens on the node's network, so the operator reaches it while the node's kubelet is stopped
+and without asking the API server anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from pydantic import ValidationError
+
+from breakfix.agent import changes
+from breakfix.agent.journal import ChangeError, Store, describe, due, readable
+from breakfix.agent.units import UnitError
+from breakfix.scenario.models import NodeChanges
+
+log = logging.getLogger("breakfix.agent")
+STORE = web.AppKey("store", Store)
+TOKEN_FILE = web.AppKey("token_file", Path)
+LOCK = web.AppKey("lock", asyncio.Lock)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _authorized(request: web.Request) -> bool:
+    expected = request.app[TOKEN_FILE].read_text().strip()
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(expected) and hmac.compare_digest(given, expected)
+
+
+@web.middleware
+async def _auth(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.path != "/healthz" and not _authorized(request):
+        return web.json_response({"error": "unauthorized"}, status=401)
+    return await handler(request)
+
+
+async def put_lab(request: web.Request) -> web.Response:
+    lab = request.match_info["lab"]
+    try:
+        wanted = NodeChanges.model_validate(await request.json())
+        async with request.app[LOCK]:
+            journal = await changes.apply(request.app[STORE], lab, wanted)
+    except (ValidationError, ValueError) as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    except UnitError as exc:
+        return web.json_response({"error": str(exc)}, status=500)
+    return web.json_response(describe(journal))
+
+
+async def delete_lab(request: web.Request) -> web.Response:
+    lab = request.match_info["lab"]
+    try:
+        async with request.app[LOCK]:
+            restored = await changes.restore(request.app[STORE], lab)
+    except ChangeError as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    except UnitError as exc:
+        return web.json_response({"error": str(exc)}, status=500)
+    return web.json_response({"restored": restored})
+
+
+async def list_labs(request: web.Request) -> web.Response:
+    return web.json_response([describe(j) for j in request.app[STORE].all()])
+
+
+async def read_file(request: web.Request) -> web.Response:
+    path = request.query.get("path", "")
+    if not readable(path):
+        return web.json_response({"error": f"{path}: not a file the agent reads"}, status=422)
+    target = request.app[STORE].host(path)
+    try:
+        return web.json_response({"content": target.read_text(errors="replace")})
+    except (FileNotFoundError, IsADirectoryError):
+        return web.json_response({"content": None})
+
+
+async def probe(request: web.Request) -> web.Response:
+    url = request.query.get("url", "")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK:
+        return web.json_response({"error": "only http(s) URLs on the loopback"}, status=422)
+    # Components serve their health endpoints with self-signed certificates.
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    try:
+        timeout = aiohttp.ClientTimeout(total=3)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, ssl=insecure) as response,
+        ):
+            body = (await response.text())[:300]
+            return web.json_response({"status": response.status, "body": body})
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return web.json_response({"status": 0, "body": f"{type(exc).__name__}: {exc}"})
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def restore_due(app: web.Application, every: float = 15.0) -> None:
+    """The safety net: nobody asked for a repair in time (the API server is still broken, the
+    operator is gone), so the agent puts the node back on its own."""
+    while True:
+        for journal in due(app[STORE].all(), time.time()):
+            log.warning(f"lab {journal.lab}: restoreAt passed, putting the node back")
+            try:
+                async with app[LOCK]:
+                    await changes.restore(app[STORE], journal.lab)
+            except (UnitError, OSError) as exc:
+                log.error(f"lab {journal.lab}: restore failed: {exc}")
+        await asyncio.sleep(every)
+
+
+def make_app(root: Path, token_file: Path) -> web.Application:
+    app = web.Application(middlewares=[_auth])
+    app[STORE] = Store(root)
+    app[TOKEN_FILE] = token_file
+    app[LOCK] = asyncio.Lock()
+    app.router.add_put("/labs/{lab}", put_lab)
+    app.router.add_delete("/labs/{lab}", delete_lab)
+    app.router.add_get("/labs", list_labs)
+    app.router.add_get("/files", read_file)
+    app.router.add_get("/probe", probe)
+    app.router.add_get("/healthz", healthz)
+
+    async def background(app: web.Application):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(restore_due(app))
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(background)
+    return app
