@@ -1,0 +1,89 @@
+"""What Node and ControlPlane labs may change, read off the kind nodes themselves: to show
+that deleting a lab, broken or fixed, with or without the operator, puts it all back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from tests.integration.cluster import get_json, wait_until
+
+# On every node: the static-pod manifests, the kubelet's config, flags and unit drop-ins, the
+# kubelet's unit state, and every file name under /etc/kubernetes (a copy a learner made).
+READ = r"""
+cd /
+for f in etc/kubernetes/manifests/* var/lib/kubelet/config.yaml var/lib/kubelet/kubeadm-flags.env \
+         etc/systemd/system/kubelet.service.d/*; do
+  [ -f "$f" ] && echo "file $f $(sha256sum < "$f" | cut -c1-16) $(stat -c %a "$f")"
+done
+find etc/kubernetes -xdev | sort | sed 's/^/path /'
+echo "kubelet $(systemctl is-active kubelet) $(systemctl is-enabled kubelet)"
+ls var/lib/breakfix/journal 2>/dev/null | sed 's/^/journal /'
+"""
+
+
+def _engine() -> str:
+    return (
+        "/usr/bin/docker"
+        if subprocess.run(["test", "-x", "/usr/bin/docker"]).returncode == 0
+        else "docker"
+    )
+
+
+def node_files(node: str) -> list[str]:
+    out = subprocess.run(
+        [_engine(), "exec", "-i", node, "bash", "-s"],
+        input=READ,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return out.splitlines()
+
+
+def cluster_state() -> dict[str, Any]:
+    nodes = get_json("nodes")["items"]
+    state: dict[str, Any] = {}
+    for node in nodes:
+        name = node["metadata"]["name"]
+        ready = next(
+            (c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"), None
+        )
+        state[name] = {
+            "ready": ready,
+            "unschedulable": bool(node["spec"].get("unschedulable")),
+            "taints": sorted(
+                json.dumps(t, sort_keys=True)
+                for t in node["spec"].get("taints") or []
+                # Written by the node controller while a node is briefly unreachable.
+                if not t["key"].startswith("node.kubernetes.io/")
+            ),
+            "held": (node["metadata"].get("annotations") or {}).get("breakfix.dev/held-by"),
+            "files": node_files(name),
+        }
+    corefile = get_json("configmap", "coredns", "-n", "kube-system")["data"]
+    state["coredns"] = corefile
+    return state
+
+
+def wait_whole(before: dict[str, Any], timeout: float = 240) -> None:
+    """Until the cluster is as `before` (a kubelet just restarted takes a moment to report)."""
+    last: list[dict[str, Any]] = [{}]
+
+    def same() -> bool:
+        last[0] = cluster_state()
+        return last[0] == before
+
+    try:
+        wait_until(same, timeout, "the cluster to be as before the lab", interval=3)
+    except AssertionError:
+        diff = {
+            key: {"before": before.get(key), "after": last[0].get(key)}
+            for key in set(before) | set(last[0])
+            if before.get(key) != last[0].get(key)
+        }
+        raise AssertionError(
+            f"the cluster differs from before: {json.dumps(diff, indent=1)}"
+        ) from None

@@ -1,0 +1,76 @@
+"""Node and ControlPlane labs never leave the cluster broken: each deleted while still broken,
+one deleted while the operator is down, and a second node lab waits for the first.
+
+"As before" is read off the nodes themselves (tests/integration/node_state.py): static-pod
+manifests, the kubelet's config and unit state, files under /etc/kubernetes, CoreDNS's config,
+taints, cordons and every Node's Ready state.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from breakfix.scenario.catalog import load_catalog
+from tests.integration.cluster import kubectl, wait_until
+from tests.integration.labs import (
+    condition,
+    create_lab,
+    delete_lab_and_wait_gone,
+    lab,
+    wait_condition,
+)
+from tests.integration.node_state import cluster_state, wait_whole
+from tests.integration.operator import InClusterOperator
+from tests.paths import LABS
+
+NODE_LABS = sorted(f.id for f in load_catalog(LABS) if f.spec.scope != "Namespace")
+
+
+def test_the_catalog_has_node_and_control_plane_labs() -> None:
+    assert {"controlplane-scheduler-bad-kubeconfig", "node-kubelet-stopped"} <= set(NODE_LABS)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("scenario", NODE_LABS)
+def test_deleting_a_broken_lab_puts_the_node_back(
+    operator: InClusterOperator, scenario: str
+) -> None:
+    before = cluster_state()
+    name = "t-node-" + scenario[:30].rstrip("-")
+    create_lab(name, scenario, seed=3)
+    wait_condition(name, "Ready", 200)
+    assert condition(name, "Solved")["status"] == "False"
+    status = lab(name)["status"]
+    assert status["node"] and status["shell"].endswith(f"exec -it {status['node']} bash")
+    assert cluster_state() != before, "the lab changed nothing that the state shows"
+    delete_lab_and_wait_gone(name, timeout=240)
+    wait_whole(before)
+
+
+@pytest.mark.timeout(600)
+def test_one_node_lab_at_a_time_and_a_delete_while_the_operator_is_down(
+    operator: InClusterOperator,
+) -> None:
+    before = cluster_state()
+    first, second = "t-holder", "t-waiter"
+    create_lab(first, "controlplane-scheduler-bad-kubeconfig", seed=1)
+    wait_condition(first, "Ready", 200)
+    create_lab(second, "node-kubelet-stopped", seed=1)
+    wait_condition(second, "Ready", 60, status="False")
+    waiting = condition(second, "Ready")
+    assert waiting["reason"] == "WaitingForExclusiveLab", waiting
+    assert first in waiting["message"], waiting
+    kubectl("delete", "lab", second, "--wait=true", timeout=120)
+
+    # The operator is down while the learner gives up: the Lab waits on its finalizer, and the
+    # operator, once back, puts the control plane back.
+    operator.stop()
+    kubectl("delete", "lab", first, "--wait=false")
+    assert lab(first)["metadata"].get("deletionTimestamp")
+    operator.start()
+    wait_until(
+        lambda: kubectl("get", "lab", first, check=False).returncode != 0,
+        180,
+        f"lab {first} to be gone",
+    )
+    wait_whole(before)
