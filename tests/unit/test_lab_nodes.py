@@ -61,7 +61,7 @@ BASE: dict[str, Any] = {
 @pytest.mark.parametrize(
     ("extra", "error"),
     [
-        ({"scope": "Node"}, "changes files or services on a node"),
+        ({"scope": "Node"}, "lab changes a node"),
         (
             {
                 "exclusive": True,

@@ -30,17 +30,19 @@ def static_pod(path: str) -> str | None:
 
 
 async def apply(store: Store, lab: str, changes: NodeChanges) -> Journal:
-    """Idempotent: a lab applied again (the operator restarted mid-way) keeps the journal of the
-    first time, so the originals recorded are never the broken files."""
+    """Once per lab: a lab applied again (the operator restarted before it recorded that it was
+    provisioned) keeps its journal and changes nothing, so neither are the originals recorded
+    from broken files, nor is a node the learner already repaired broken again."""
     journal = store.load(lab)
-    if journal is None:
-        journal = new_journal(lab, changes, record_files(store, changes))
-        journal.units = [
-            UnitRecord(name=s.name, action=s.action, was_active=await units.is_active(s.name))
-            for s in changes.services
-        ]
-        # Written before anything changes: whatever happens next, restore knows the originals.
-        store.save(journal)
+    if journal is not None:
+        return journal
+    journal = new_journal(lab, changes, record_files(store, changes))
+    journal.units = [
+        UnitRecord(name=s.name, action=s.action, was_active=await units.is_active(s.name))
+        for s in changes.services
+    ]
+    # Written before anything changes: whatever happens next, restore knows the originals.
+    store.save(journal)
     static = {f.path: name for f in changes.files if (name := static_pod(f.path))}
     before = {path: await units.running_containers(name) for path, name in static.items()}
     for path in apply_files(store, changes):

@@ -213,6 +213,18 @@ class Kube:
             return EvictionAnswer(False, _status_message(exc))
         return EvictionAnswer(True)
 
+    async def evict(self, namespace: str, pod: str) -> bool:
+        """Evict `pod` for real, as `kubectl drain` does; False while a budget refuses (429).
+        For the self-test's drain steps only: the operator itself only ever asks dry runs."""
+        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace))
+        try:
+            await client.CoreV1Api(self.api).create_namespaced_pod_eviction(pod, namespace, body)
+        except ApiException as exc:
+            if exc.status in (404, 429):
+                return exc.status == 404
+            raise
+        return True
+
     async def logs(self, namespace: str, pod: str, container: str | None) -> str:
         with contextlib.suppress(ApiException):
             kwargs: dict[str, Any] = {"tail_lines": 500}

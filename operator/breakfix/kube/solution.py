@@ -6,7 +6,7 @@ import asyncio
 
 from breakfix.kube.client import Kube, wait_for
 from breakfix.kube.node_shell import NodeShellError, run_on_node
-from breakfix.scenario.models import Solution
+from breakfix.scenario.models import DrainStep, Solution
 
 LEARNER_MANAGER = "learner"
 
@@ -18,6 +18,8 @@ async def apply_solution(
     for step in solution.steps:
         if step.wait_seconds is not None:
             await asyncio.sleep(step.wait_seconds)
+        elif step.drain is not None:
+            await drain(kube, step.drain, namespace)
         elif step.on_node is not None:
             if shell is None:
                 raise NodeShellError("an onNode step, but the lab names no node shell")
@@ -40,3 +42,28 @@ async def apply_solution(
             await kube.delete(d.api_version, d.kind, d.name, ns)
             # Like `kubectl delete`, wait until it is gone, so a later step may recreate it.
             await wait_for(kube, d.api_version, d.kind, d.name, lambda o: o is None, 120, ns)
+
+
+async def drain(kube: Kube, step: DrainStep, namespace: str) -> None:
+    """What `kubectl drain --pod-selector` does to the lab's pods: cordon, evict (a budget's
+    refusal, 429, is retried as kubectl retries it), wait until they are gone."""
+    await kube.patch("v1", "Node", step.node, {"spec": {"unschedulable": True}}, "merge")
+    deadline = asyncio.get_running_loop().time() + step.timeout_seconds
+    while True:
+        pods = [
+            p
+            for p in await kube.list_objects("v1", "Pod", namespace)
+            if p.get("spec", {}).get("nodeName") == step.node
+            and all(
+                (p["metadata"].get("labels") or {}).get(k) == v for k, v in step.selector.items()
+            )
+        ]
+        if not pods:
+            return
+        for pod in pods:
+            if not pod["metadata"].get("deletionTimestamp"):
+                await kube.evict(namespace, pod["metadata"]["name"])
+        if asyncio.get_running_loop().time() > deadline:
+            names = ", ".join(p["metadata"]["name"] for p in pods)
+            raise TimeoutError(f"drain of {step.node}: {names} still there")
+        await asyncio.sleep(2)

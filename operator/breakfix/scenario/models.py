@@ -72,6 +72,15 @@ class PatchStep(ObjectRef):
     )
 
 
+class DrainStep(Model):
+    """`kubectl drain <node>` limited to the lab's pods: cordon, then evict each matching pod
+    through the Eviction API, retrying while a budget refuses, until they are gone."""
+
+    node: str = Field(min_length=1)
+    selector: dict[str, str] = Field(min_length=1)
+    timeout_seconds: float = Field(120, gt=0, le=600, alias="timeoutSeconds")
+
+
 class SolutionStep(Model):
     """One step of the reference solution, run by the self-test exactly as a learner could."""
 
@@ -85,6 +94,7 @@ class SolutionStep(Model):
         description="A shell script run on the lab's node as root, as in the shell `{{ shell }}` "
         "opens (kind: `docker exec`).",
     )
+    drain: DrainStep | None = None
     wait_seconds: float | None = Field(
         None,
         alias="waitSeconds",
@@ -95,10 +105,11 @@ class SolutionStep(Model):
 
     @model_validator(mode="after")
     def _one(self) -> SolutionStep:
-        given = (self.apply, self.patch, self.delete, self.on_node, self.wait_seconds)
+        given = (self.apply, self.patch, self.delete, self.on_node, self.drain, self.wait_seconds)
         if sum(x is not None for x in given) != 1:
             raise ValueError(
-                "a solution step needs exactly one of apply, patch, delete, onNode, waitSeconds"
+                "a solution step needs exactly one of apply, patch, delete, onNode, drain, "
+                "waitSeconds"
             )
         return self
 
@@ -311,10 +322,8 @@ class ScenarioSpec(Model):
         if self.node_changes is not None and not self.exclusive:
             raise ValueError("nodeChanges: a lab that changes a node must be exclusive: true")
         changes = self.node_changes
-        if self.scope != "Namespace" and (changes is None or not changes.on_host):
-            raise ValueError(
-                f"scope: a {self.scope} lab changes files or services on a node (nodeChanges)"
-            )
+        if self.scope != "Namespace" and changes is None:
+            raise ValueError(f"scope: a {self.scope} lab changes a node (nodeChanges)")
         if changes is not None and changes.on_host and self.scope == "Namespace":
             raise ValueError(
                 "scope: a lab that changes files or services on a node is a Node "

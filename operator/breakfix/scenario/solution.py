@@ -28,6 +28,22 @@ def solution_commands(solution: Solution, namespace: str) -> list[Command]:
     for step in solution.steps:
         if step.on_node is not None or step.wait_seconds is not None:
             raise ValueError("onNode and waitSeconds steps are not kubectl commands")
+        if step.drain is not None:
+            drain = step.drain
+            selector = ",".join(f"{k}={v}" for k, v in sorted(drain.selector.items()))
+            commands.append(
+                Command(
+                    (
+                        "drain",
+                        drain.node,
+                        "--ignore-daemonsets",
+                        "--delete-emptydir-data",
+                        f"--pod-selector={selector}",
+                        f"--timeout={int(drain.timeout_seconds)}s",
+                    )
+                )
+            )
+            continue
         if step.apply is not None:
             commands.append(
                 Command(
