@@ -42,8 +42,7 @@ cluster-status: ## the cluster's health, and the memory of the node containers
 
 .PHONY: up
 up: venv ## quick start: a kind cluster, the operator from its image via Helm, and a first Lab
-	@$(CLUSTER) up >/dev/null
-	@$(CLUSTER) deploy
+	@$(CLUSTER) up --deploy >/dev/null
 	@KUBECONFIG=$(KIND_KUBECONFIG) $(MAKE) --no-print-directory first-lab
 
 .PHONY: first-lab

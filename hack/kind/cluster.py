@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -87,7 +88,9 @@ def node_image() -> tuple[str, bool]:
     return KINDEST_NODE, False
 
 
-def up() -> None:
+def up(created: Callable[[], None] | None = None) -> None:
+    """`created` runs once kind has created the nodes, beside the waits for them to be ready
+    (loading the operator image needs the nodes' containerd, not a Ready cluster)."""
     restarted = engine.ensure()
     image, local = node_image()
     if exists() and (restarted or _nodes_restarted()):
@@ -97,6 +100,8 @@ def up() -> None:
         down()
     if healthy():
         log(f"kind cluster {NAME} already running and healthy")
+        if created:
+            created()
         return
     if exists():
         log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
@@ -122,6 +127,8 @@ def up() -> None:
             ],
             hint="`make down` then `make up`; if a port is taken, stop what holds 127.0.0.1:6443+",
         )
+    if created:
+        created()
     if local:
         with step("starting kube-router (pod routes between nodes, NetworkPolicy)"):
             manifest = (HERE / "manifests/kube-router.yaml").read_text()
@@ -204,12 +211,10 @@ def _keep_dns_local() -> None:
 
 
 def load(image: str) -> None:
-    """Into the workers only: the control plane's taint keeps the operator off it."""
+    """Into every node: the operator runs on a worker, the node agent on every node."""
     nodes = run([kind(), "get", "nodes", "--name", NAME], capture=True).stdout.split()
-    workers = [n for n in nodes if not n.endswith("-control-plane")] or nodes
-    with step(f"loading {image} into {', '.join(sorted(workers))}"):
-        run([kind(), "load", "docker-image", "--name", NAME, "--nodes", ",".join(workers),
-             image], capture=True)  # fmt: skip
+    with step(f"loading {image} into {', '.join(sorted(nodes))}"):
+        run([kind(), "load", "docker-image", "--name", NAME, image], capture=True)
 
 
 def down() -> None:

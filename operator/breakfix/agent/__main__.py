@@ -13,6 +13,7 @@ from breakfix.agent.server import make_app
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     root = Path(os.environ.get("BREAKFIX_HOST_ROOT", "/host"))
     token = Path(os.environ.get("BREAKFIX_AGENT_TOKEN_FILE", "/var/run/breakfix/token"))
     port = int(os.environ.get("BREAKFIX_AGENT_PORT", "10271"))

@@ -53,6 +53,8 @@ async def apply(store: Store, lab: str, changes: NodeChanges) -> Journal:
             await units.stop(service.name)
         else:
             await units.restart(service.name)
+    for container in changes.restart_containers:
+        await units.restart_container(container)
     log.info(f"lab {lab}: applied {len(changes.files)} files, {len(changes.services)} units")
     return journal
 
@@ -66,6 +68,8 @@ async def restore(store: Store, lab: str) -> bool:
     for unit in journal.units:
         if unit.action == "restart" or unit.was_active:
             await units.restart(unit.name)
+    for container in journal.containers:
+        await units.restart_container(container)
     store.drop(lab)
     log.info(f"lab {lab}: restored {len(journal.files)} files, {len(journal.units)} units")
     return True

@@ -56,6 +56,7 @@ class Journal(BaseModel):
     restore_at: float = Field(alias="restoreAt")
     files: list[FileRecord] = Field(default_factory=list)
     units: list[UnitRecord] = Field(default_factory=list)
+    containers: list[str] = Field(default_factory=list)
 
     model_config = {"populate_by_name": True}
 
@@ -110,11 +111,17 @@ def write_atomic(path: Path, data: bytes, mode: int, uid: int = 0, gid: int = 0)
     os.replace(tmp, path)
 
 
-def edited(original: str, change: FileChange) -> str:
+def edited(original: str, change: FileChange, root: Path | None = None) -> str:
     """The file's new text. Every `old` must occur, or the scenario does not fit this node; a text
     already replaced (the lab provisioned again after a restart) is left as it is."""
     if change.content is not None:
         return change.content
+    if change.copy_from is not None:
+        source = (root or Path("/")) / change.copy_from.lstrip("/")
+        try:
+            return source.read_text()
+        except FileNotFoundError:
+            raise ChangeError(f"{change.copy_from}: no such file on this node") from None
     if change.absent:
         return ""
     text = original
@@ -138,7 +145,7 @@ def record_files(store: Store, changes: NodeChanges) -> list[FileRecord]:
             records.append(FileRecord(path=change.path, existed=False))
             continue
         data = target.read_bytes()
-        edited(data.decode(), change)  # fail before anything changes
+        edited(data.decode(), change, store.root)  # fail before anything changes
         records.append(
             FileRecord(
                 path=change.path,
@@ -163,7 +170,7 @@ def apply_files(store: Store, changes: NodeChanges) -> list[str]:
                 changed.append(change.path)
             continue
         before = target.read_text() if target.exists() else ""
-        after = edited(before, change)
+        after = edited(before, change, store.root)
         if after != before or not target.exists():
             st = target.stat() if target.exists() else None
             write_atomic(

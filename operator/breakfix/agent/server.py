@@ -5,6 +5,7 @@
     GET    /labs         the journals on this node
     GET    /files?path=  a configuration file's text (manifests, kubelet config; no credentials)
     GET    /probe?url=   GET a loopback URL from the node (a component's health endpoint)
+    GET    /whoami?kubeconfig=  a real request with a kubeconfig on the node: its identity
     GET    /healthz      liveness, no token
 
 It listens on the node's network, so the operator reaches it while the node's kubelet is stopped
@@ -27,6 +28,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from breakfix.agent import changes
+from breakfix.agent.credentials import whoami
 from breakfix.agent.journal import ChangeError, Store, describe, due, readable
 from breakfix.agent.units import UnitError
 from breakfix.scenario.models import NodeChanges
@@ -93,6 +95,14 @@ async def read_file(request: web.Request) -> web.Response:
         return web.json_response({"content": None})
 
 
+async def whoami_handler(request: web.Request) -> web.Response:
+    try:
+        answer = await whoami(request.app[STORE].root, request.query.get("kubeconfig", ""))
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    return web.json_response(answer)
+
+
 async def probe(request: web.Request) -> web.Response:
     url = request.query.get("url", "")
     parts = urlsplit(url)
@@ -142,6 +152,7 @@ def make_app(root: Path, token_file: Path) -> web.Application:
     app.router.add_get("/labs", list_labs)
     app.router.add_get("/files", read_file)
     app.router.add_get("/probe", probe)
+    app.router.add_get("/whoami", whoami_handler)
     app.router.add_get("/healthz", healthz)
 
     async def background(app: web.Application):  # type: ignore[no-untyped-def]

@@ -75,3 +75,20 @@ async def wait_stopped(containers: set[str], name: str, timeout: float = 60.0) -
         if loop.time() > deadline:
             raise UnitError(f"{name} still runs {timeout:.0f}s after its manifest changed")
         await asyncio.sleep(0.5)
+
+
+async def restart_container(name: str) -> None:
+    """Stop the running containers named `name`; the kubelet starts them again (restartPolicy
+    Always), so the component reads its files anew."""
+    for container in await running_containers(name):
+        proc = await asyncio.create_subprocess_exec(
+            *HOST,
+            "crictl",
+            "stop",
+            container,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        if proc.returncode:
+            raise UnitError(f"crictl stop {container} ({name}): {err.decode().strip()}")

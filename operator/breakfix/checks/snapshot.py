@@ -84,7 +84,15 @@ class NodeFileNeed:
     path: str
 
 
-Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | NodeFileNeed
+@dataclass(frozen=True)
+class CredentialNeed:
+    """A real request to the API server with a kubeconfig on a node, by the node agent there."""
+
+    node: str
+    kubeconfig: str
+
+
+Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | NodeFileNeed | CredentialNeed
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class Snapshot:
     evictions: dict[tuple[str, str], EvictionAnswer] = field(default_factory=dict)
     # (node, path) -> the file's text, None if there is no such file
     files: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # (node, kubeconfig) -> the agent's answer: status, user, groups, error
+    identities: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)
 

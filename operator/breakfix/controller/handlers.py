@@ -143,6 +143,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     objects_log = logging.getLogger("kopf.objects")
     if _routine not in objects_log.filters:
         objects_log.addFilter(_routine)
+    # Kubelet probes every few seconds: not worth a log line each.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.persistence.finalizer = f"{GROUP}/cleanup"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

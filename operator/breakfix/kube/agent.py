@@ -69,7 +69,15 @@ class AgentClient:
 
     async def apply(self, address: str, lab: str, changes: NodeChanges) -> Obj:
         host_only = changes.model_dump(
-            by_alias=True, include={"role", "files", "services", "order", "restore_after_seconds"}
+            by_alias=True,
+            include={
+                "role",
+                "files",
+                "services",
+                "restart_containers",
+                "order",
+                "restore_after_seconds",
+            },
         )
         return dict(await self._call("PUT", address, f"/labs/{lab}", host_only))
 
@@ -82,6 +90,9 @@ class AgentClient:
     async def read_file(self, address: str, path: str) -> str | None:
         answer = await self._call("GET", address, f"/files?path={quote(path)}")
         return None if answer.get("content") is None else str(answer["content"])
+
+    async def whoami(self, address: str, kubeconfig: str) -> Obj:
+        return dict(await self._call("GET", address, f"/whoami?kubeconfig={quote(kubeconfig)}"))
 
     async def probe(self, address: str, url: str) -> tuple[int, str]:
         answer = await self._call("GET", address, f"/probe?url={quote(url)}")

@@ -10,6 +10,7 @@ from typing import Any
 from breakfix.checks.diagnose import labels_match, live
 from breakfix.checks.snapshot import (
     AccessNeed,
+    CredentialNeed,
     EvictionNeed,
     LogsNeed,
     Need,
@@ -60,7 +61,15 @@ async def gather(
                 }
                 snapshot.access[need] = await kube.can_i(need.user, list(need.groups), attrs)
             elif isinstance(need, NodeFileNeed):
-                snapshot.files[(need.node, need.path)] = await _node_file(kube, agent, need)
+                address = await _agent_address(kube, need.node)
+                snapshot.files[(need.node, need.path)] = await (
+                    agent or AgentClient.from_env()
+                ).read_file(address, need.path)
+            elif isinstance(need, CredentialNeed):
+                address = await _agent_address(kube, need.node)
+                snapshot.identities[(need.node, need.kubeconfig)] = await (
+                    agent or AgentClient.from_env()
+                ).whoami(address, need.kubeconfig)
         except ResourceNotFoundError:
             snapshot.errors[need] = "this cluster does not serve that kind"
         except (AgentError, LookupError) as exc:
@@ -94,9 +103,9 @@ async def gather(
     return snapshot
 
 
-async def _node_file(kube: Kube, agent: AgentClient | None, need: NodeFileNeed) -> str | None:
-    node = await kube.get("v1", "Node", need.node)
+async def _agent_address(kube: Kube, name: str) -> str:
+    node = await kube.get("v1", "Node", name)
     address = node_address(node) if node else None
     if address is None:
-        raise LookupError(f"no Node {need.node} with an InternalIP to ask its node agent")
-    return await (agent or AgentClient.from_env()).read_file(address, need.path)
+        raise LookupError(f"no Node {name} with an InternalIP to ask its node agent")
+    return address

@@ -147,15 +147,23 @@ class FileChange(Model):
     path: str = Field(description="Absolute; under the kubelet's or the control plane's config.")
     replace: list[Replacement] = Field(default_factory=list)
     content: str | None = Field(None, description="The whole new content.")
+    copy_from: str | None = Field(
+        None,
+        alias="copyFrom",
+        description="The whole content of another file on the node (another component's "
+        "kubeconfig, say).",
+    )
     absent: bool = Field(
         False,
         description="The file must not exist (removed if it does); restore puts back whatever "
         "was there, so a file the learner creates at this path is cleaned up.",
     )
 
-    @field_validator("path")
+    @field_validator("path", "copy_from")
     @classmethod
-    def _where(cls, path: str) -> str:
+    def _where(cls, path: str | None) -> str | None:
+        if path is None:
+            return None
         # A template ("{{ wrong_file }}") is checked as it renders, by the same rule.
         if ("{{" not in path and not re.match(HOST_PATH_PATTERN, path)) or "/../" in path:
             raise ValueError(f"{path}: a lab may change files under {HOST_PATH_PREFIXES} only")
@@ -163,8 +171,11 @@ class FileChange(Model):
 
     @model_validator(mode="after")
     def _one(self) -> FileChange:
-        if sum((bool(self.replace), self.content is not None, self.absent)) != 1:
-            raise ValueError("a file change needs exactly one of replace, content, absent")
+        given = (bool(self.replace), self.content is not None, self.copy_from is not None)
+        if sum((*given, self.absent)) != 1:
+            raise ValueError(
+                "a file change needs exactly one of replace, content, copyFrom, absent"
+            )
         return self
 
 
@@ -192,6 +203,13 @@ class NodeChanges(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     files: list[FileChange] = Field(default_factory=list)
     services: list[ServiceChange] = Field(default_factory=list)
+    restart_containers: list[str] = Field(
+        default_factory=list,
+        alias="restartContainers",
+        description="Containers (by name, such as kube-scheduler) the kubelet must restart after "
+        "the file changes, and again after restoring them: a component reads its kubeconfig or "
+        "certificates only when it starts.",
+    )
     order: Literal["first", "last"] = Field(
         "first",
         description="Change the node before the lab's objects are created (so a broken "
@@ -208,7 +226,7 @@ class NodeChanges(Model):
 
     @property
     def on_host(self) -> bool:
-        return bool(self.files or self.services)
+        return bool(self.files or self.services or self.restart_containers)
 
 
 class NamespaceSpec(Model):

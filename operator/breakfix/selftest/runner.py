@@ -170,28 +170,33 @@ async def cleanup_lab(
 ) -> None:
     await kube.delete(API_VERSION, "Lab", name)
     await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 120)
-    await wait_for(kube, "v1", "Namespace", namespace_for(name), lambda o: o is None, 180)
-    for record in node_changes or []:
-        node = await kube.get("v1", "Node", record["node"])
-        if node is not None and holder(node) == name:
-            raise AssertionError(f"node {record['node']} still held by {name} after delete")
-        taints = {
-            (t.get("key"), t.get("effect"))
-            for t in (node or {}).get("spec", {}).get("taints") or []
-        }
-        left = [t for t in record.get("taints") or [] if (t["key"], t["effect"]) in taints]
-        if left:
-            raise AssertionError(f"node {record['node']} still has taints {left} after delete")
-        if record.get("agent"):
-            # Put back on the node: wait until it and its system pods are healthy again, so the
-            # next lab does not start on a control plane still restarting.
-            await wait_for(kube, "v1", "Node", record["node"], node_ready, 180)
-            await wait_system_pods(kube, record["node"], 180)
+    # The Lab is gone once its node is put back; its namespace goes meanwhile.
+    await asyncio.gather(
+        wait_for(kube, "v1", "Namespace", namespace_for(name), lambda o: o is None, 180),
+        *(_node_back(kube, name, record) for record in node_changes or []),
+    )
     for ref in cluster_objects:
         if await kube.get(ref["apiVersion"], ref["kind"], ref["name"]) is not None:
             await wait_for(
                 kube, ref["apiVersion"], ref["kind"], ref["name"], lambda o: o is None, 60
             )
+
+
+async def _node_back(kube: Kube, name: str, record: dict[str, Any]) -> None:
+    node = await kube.get("v1", "Node", record["node"])
+    if node is not None and holder(node) == name:
+        raise AssertionError(f"node {record['node']} still held by {name} after delete")
+    taints = {
+        (t.get("key"), t.get("effect")) for t in (node or {}).get("spec", {}).get("taints") or []
+    }
+    left = [t for t in record.get("taints") or [] if (t["key"], t["effect"]) in taints]
+    if left:
+        raise AssertionError(f"node {record['node']} still has taints {left} after delete")
+    if record.get("agent"):
+        # Put back on the node: wait until it and its system pods are healthy again, so the
+        # next lab does not start on a control plane still restarting.
+        await wait_for(kube, "v1", "Node", record["node"], node_ready, 180)
+        await wait_system_pods(kube, record["node"], 180)
 
 
 def node_ready(node: dict[str, Any] | None) -> bool:
@@ -234,16 +239,17 @@ async def run_catalog(
     rng = random.Random()
     jobs: list[tuple[LabFolder, int, str, Variant | None, bool]] = []
     for folder in labs:
-        lab_seeds = seeds or rng.sample(range(1, 100_000), seeds_per_lab)
+        # Exclusive labs run one at a time: one seed for the reference, each variant its own.
+        count = 1 if folder.spec.exclusive and variants and folder.variants else seeds_per_lab
+        lab_seeds = seeds or rng.sample(range(1, 100_000), count)
         for index, seed in enumerate(lab_seeds):
             jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}", None, True))
         if variants and folder.variants:
             tried = [(v, True) for v in folder.variants.fixes]
             tried += [(v, False) for v in folder.variants.shortcuts]
             for index, (variant, solved) in enumerate(tried):
-                jobs.append(
-                    (folder, lab_seeds[0], f"selftest-{folder.id[:40]}-v{index}", variant, solved)
-                )
+                seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
+                jobs.append((folder, seed, f"selftest-{folder.id[:40]}-v{index}", variant, solved))
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
     results: list[Result] = []

@@ -1,0 +1,89 @@
+"""A real request with a kubeconfig on the node: who does the API server say it is? The
+credentials never leave the node; only the answer does."""
+
+from __future__ import annotations
+
+import base64
+import re
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+KUBECONFIG = re.compile(r"^/etc/kubernetes/[a-z-]+\.conf$")
+REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+
+def _named(items: Any, name: str, key: str) -> dict[str, Any]:
+    for item in items or []:
+        if item.get("name") == name:
+            return dict(item.get(key) or {})
+    raise ValueError(f"no {key} named {name!r}")
+
+
+def _data(entry: dict[str, Any], field: str, root: Path) -> bytes | None:
+    if entry.get(f"{field}-data"):
+        return base64.b64decode(entry[f"{field}-data"])
+    if entry.get(field):
+        return (root / str(entry[field]).lstrip("/")).read_bytes()
+    return None
+
+
+class Unusable(ValueError):
+    pass
+
+
+def _client(root: Path, path: str) -> tuple[str, ssl.SSLContext, dict[str, str]]:
+    """The review's URL, a TLS context with the kubeconfig's CA and client certificate, and
+    its token header if it has one."""
+    try:
+        config = yaml.safe_load((root / path.lstrip("/")).read_text()) or {}
+        context = _named(config.get("contexts"), config.get("current-context", ""), "context")
+        cluster = _named(config.get("clusters"), context.get("cluster", ""), "cluster")
+        user = _named(config.get("users"), context.get("user", ""), "user")
+        ca = _data(cluster, "certificate-authority", root)
+        cert = _data(user, "client-certificate", root)
+        key = _data(user, "client-key", root)
+    except (OSError, ValueError, yaml.YAMLError, TypeError, AttributeError) as exc:
+        raise Unusable(f"{path}: unusable kubeconfig: {exc}") from exc
+    tls = ssl.create_default_context(cadata=ca.decode() if ca else None)
+    if cert:
+        # The ssl module loads a client certificate from files only.
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "cert").write_bytes(cert)
+            Path(tmp, "key").write_bytes(key or cert)
+            try:
+                tls.load_cert_chain(Path(tmp, "cert"), Path(tmp, "key"))
+            except ssl.SSLError as exc:
+                raise Unusable(f"{path}: client certificate unusable: {exc}") from exc
+    headers = {"Authorization": f"Bearer {user['token']}"} if user.get("token") else {}
+    url = str(cluster.get("server", "")).rstrip("/")
+    return url + "/apis/authentication.k8s.io/v1/selfsubjectreviews", tls, headers
+
+
+async def whoami(root: Path, path: str) -> dict[str, Any]:
+    """{"status": HTTP status or 0, "user": name, "groups": [...], "error": text}."""
+    if not KUBECONFIG.match(path):
+        raise ValueError(f"{path}: not a kubeconfig the agent uses")
+    try:
+        url, tls, headers = _client(root, path)
+    except Unusable as exc:
+        return {"status": 0, "error": str(exc)}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+            session.post(url, json=REVIEW, ssl=tls, headers=headers) as response,
+        ):
+            body = await response.json(content_type=None)
+            info = (body.get("status") or {}).get("userInfo") or {}
+            return {
+                "status": response.status,
+                "user": info.get("username", ""),
+                "groups": info.get("groups", []),
+                "error": "" if response.status < 300 else str(body.get("message", "")),
+            }
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        return {"status": 0, "error": f"{type(exc).__name__}: {exc}"}
