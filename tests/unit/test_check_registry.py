@@ -19,6 +19,7 @@ from breakfix.checks.snapshot import (
     LogsNeed,
     NodeFileNeed,
     ObjectsNeed,
+    ProbeNeed,
 )
 from breakfix.kube.watched import BY_API_KIND
 from breakfix.scenario.catalog import load_catalog
@@ -83,7 +84,7 @@ def _declared(reads: tuple[Reads, ...], need: object) -> bool:
         return any(r.resource == "pods/log" for r in reads)
     if isinstance(need, EvictionNeed):
         return any(r.resource == "pods/eviction" and r.verbs == ("create",) for r in reads)
-    if isinstance(need, (NodeFileNeed, CredentialNeed)):
+    if isinstance(need, (NodeFileNeed, CredentialNeed, ProbeNeed)):
         # Read by the node agent, found through the Node's address.
         return any(r.kind == "Node" for r in reads)
     return False

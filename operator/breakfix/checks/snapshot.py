@@ -92,7 +92,17 @@ class CredentialNeed:
     kubeconfig: str
 
 
-Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | NodeFileNeed | CredentialNeed
+@dataclass(frozen=True)
+class ProbeNeed:
+    """A GET of a loopback URL on a node (a component's health endpoint), by the node agent."""
+
+    node: str
+    url: str
+
+
+Need = (
+    ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | NodeFileNeed | CredentialNeed | ProbeNeed
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,8 @@ class Snapshot:
     evictions: dict[tuple[str, str], EvictionAnswer] = field(default_factory=dict)
     # (node, path) -> the file's text, None if there is no such file
     files: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # (node, url) -> (HTTP status or 0, body or error)
+    probes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     # (node, kubeconfig) -> the agent's answer: status, user, groups, error
     identities: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.

@@ -70,6 +70,9 @@ def status_patch(old: Status, new: Status) -> Status:
     return patch
 
 
+UNSYNCED_RETRY_SECONDS = 2.0
+
+
 class LabLoop:
     def __init__(
         self,
@@ -92,6 +95,9 @@ class LabLoop:
         self.namespace = namespace_for(self.name)
         self.timing = Timing(settings.safety_seconds, settings.retry_seconds)
         self.written: Status = copy.deepcopy(dict(body.get("status") or {}))
+        # As last decided: ahead of `written` while the API server does not answer (a lab that
+        # took it down), and written in one patch when it answers again.
+        self.decided: Status = copy.deepcopy(self.written)
         self.solved = False
 
     async def run(
@@ -104,6 +110,9 @@ class LabLoop:
         try:
             while not stopped():
                 wake_at = await self.step()
+                if self.decided != self.written:
+                    # Nothing is watched while the API server is away: look again soon.
+                    wake_at = min(wake_at, time.time() + UNSYNCED_RETRY_SECONDS)
                 if self.settings.poll_seconds:
                     await self.signals.wait(
                         f"poll:{self.name}", self.settings.poll_seconds, stop_waiter()
@@ -136,7 +145,7 @@ class LabLoop:
             seen = replace(seen, status=decision.status)
 
     def _observe(self) -> Observed:
-        status = copy.deepcopy(self.written)
+        status = copy.deepcopy(self.decided)
         return Observed(
             name=self.name,
             generation=int(self.body["metadata"].get("generation", 1)),
@@ -225,10 +234,17 @@ class LabLoop:
         return False
 
     async def _write(self, status: Status) -> None:
+        self.decided = copy.deepcopy(status)
         patch = status_patch(self.written, status)
         if not patch:
             return
-        await self.kube.patch_status(API_VERSION, "Lab", self.name, {"status": patch})
+        try:
+            await self.kube.patch_status(API_VERSION, "Lab", self.name, {"status": patch})
+        except (OSError, TimeoutError) as exc:
+            # The API server is unreachable (a control-plane lab broke it): keep deciding from
+            # what was decided, and write it all once it answers.
+            self.logger.warning(f"status not written, the API server does not answer: {exc}")
+            return
         metrics.STATUS_WRITES.inc()
         if "timeToSolveSeconds" in status and "timeToSolveSeconds" not in self.written:
             metrics.TIME_TO_SOLVE.observe(float(status["timeToSolveSeconds"]))

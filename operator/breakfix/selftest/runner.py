@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
 from breakfix.kube.node_shell import NodeShellError
@@ -71,21 +73,28 @@ async def run_lab(
     start = time.monotonic()
     cluster_objects: list[dict[str, Any]] = []
     node_changes: list[dict[str, Any]] = []
+    takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
     try:
         await kube.apply(body)
-        lab = await wait_for(
-            kube, API_VERSION, "Lab", name, ready_or_stuck, spec.timeouts.symptoms_seconds + 30
-        )
-        ready = lab_condition(lab, "Ready")
-        if ready.get("status") != "True":
-            raise AssertionError(f"not Ready: {ready.get('reason')}: {ready.get('message')}")
+        if takes_api:
+            # The lab takes the API server away: its symptom is kubectl not answering, and the
+            # operator writes Ready only once the API answers again, after the fix.
+            lab = await _until_api_gone(kube, name, spec.timeouts.symptoms_seconds + 30)
+        else:
+            lab = await wait_for(
+                kube, API_VERSION, "Lab", name, ready_or_stuck, spec.timeouts.symptoms_seconds + 30
+            )
+            ready = lab_condition(lab, "Ready")
+            if ready.get("status") != "True":
+                raise AssertionError(f"not Ready: {ready.get('reason')}: {ready.get('message')}")
         result.ready_seconds = time.monotonic() - start
         status = (lab or {}).get("status", {})
         cluster_objects = list(status.get("clusterObjects") or [])
-        if not all(s.get("holds") for s in status.get("symptoms") or []):
-            raise AssertionError("Ready although a symptom does not hold")
-        if lab_condition(lab, "Solved").get("status") != "False":
-            raise AssertionError("Solved before any fix: the checks do not detect the fault")
+        if not takes_api:
+            if not all(s.get("holds") for s in status.get("symptoms") or []):
+                raise AssertionError("Ready although a symptom does not hold")
+            if lab_condition(lab, "Solved").get("status") != "False":
+                raise AssertionError("Solved before any fix: the checks do not detect the fault")
 
         node_changes = list(status.get("nodeChanges") or [])
         node, shell = status.get("node"), status.get("shell")
@@ -113,10 +122,8 @@ async def run_lab(
                 )
             return result
         try:
-            await wait_for(
+            await wait_lab(
                 kube,
-                API_VERSION,
-                "Lab",
                 name,
                 lambda o: lab_condition(o, "Solved").get("status") == "True",
                 spec.timeouts.solve_seconds,
@@ -133,27 +140,50 @@ async def run_lab(
                 + "; ".join(failing)
             ) from None
         result.solved_seconds = time.monotonic() - fixed
-    except (AssertionError, TimeoutError, NodeShellError) as exc:
-        result.error = str(exc)
+    except (AssertionError, TimeoutError, NodeShellError, OSError, aiohttp.ClientError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)
     finally:
         cleanup = time.monotonic()
         try:
             await cleanup_lab(kube, name, cluster_objects, node_changes)
             result.cleanup_seconds = time.monotonic() - cleanup
-        except (AssertionError, TimeoutError) as exc:
+        except (AssertionError, TimeoutError, OSError, aiohttp.ClientError) as exc:
             result.error = result.error or str(exc)
     return result
 
 
+async def _until_api_gone(kube: Kube, name: str, timeout: float) -> dict[str, Any] | None:
+    """Until the API server stops answering (the lab's break took hold); the Lab as last seen."""
+    deadline = time.monotonic() + timeout
+    lab = None
+    while time.monotonic() < deadline:
+        try:
+            lab = await asyncio.wait_for(kube.get(API_VERSION, "Lab", name), 5)
+        except (OSError, TimeoutError, aiohttp.ClientError):
+            return lab
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the API server still answers {timeout:.0f}s after the lab started")
+
+
+async def wait_lab(
+    kube: Kube, name: str, predicate: Callable[[Any], bool], timeout: float
+) -> dict[str, Any] | None:
+    """`wait_for` on the Lab, riding out an API server that does not answer yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"Lab {name}: condition not met within {timeout:.0f}s")
+        try:
+            return await wait_for(kube, API_VERSION, "Lab", name, predicate, remaining)
+        except (OSError, aiohttp.ClientError):
+            await asyncio.sleep(1)
+
+
 async def _stays_unsolved(kube: Kube, name: str, seconds: float) -> None:
     try:
-        lab = await wait_for(
-            kube,
-            API_VERSION,
-            "Lab",
-            name,
-            lambda o: lab_condition(o, "Solved").get("status") == "True",
-            seconds,
+        lab = await wait_lab(
+            kube, name, lambda o: lab_condition(o, "Solved").get("status") == "True", seconds
         )
     except TimeoutError:
         return
@@ -168,6 +198,8 @@ async def cleanup_lab(
     cluster_objects: list[dict[str, Any]],
     node_changes: list[dict[str, Any]] | None = None,
 ) -> None:
+    # After a lab that took the API server down, it may still be coming back.
+    await wait_lab(kube, name, lambda o: True, 120)
     await kube.delete(API_VERSION, "Lab", name)
     await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 120)
     # The Lab is gone once its node is put back; its namespace goes meanwhile.
