@@ -59,7 +59,9 @@ def apply_reference_solution(name: str) -> None:
     status = lab(name)["status"]
     scenario = lab(name)["spec"]["scenario"]
     folder = load_lab(LABS / scenario)
-    rendered = render(folder.spec, scenario, name, int(status["seed"]))
+    rendered = render(
+        folder.spec, scenario, name, int(status["seed"]), status.get("node"), status.get("shell")
+    )
     for command in solution_commands(rendered.solution, status["namespace"]):
         kubectl(*command.args, input=command.stdin)
 

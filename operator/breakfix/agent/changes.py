@@ -48,6 +48,8 @@ async def apply(store: Store, lab: str, changes: NodeChanges) -> Journal:
     for path in apply_files(store, changes):
         if path in static:
             await units.wait_stopped(before[path], static[path])
+            # The component put back later (by the learner or a restore) starts at once.
+            await units.remove_containers(before[path])
     for service in changes.services:
         if service.action == "stop":
             await units.stop(service.name)

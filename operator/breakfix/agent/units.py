@@ -77,18 +77,30 @@ async def wait_stopped(containers: set[str], name: str, timeout: float = 60.0) -
         await asyncio.sleep(0.5)
 
 
+async def _crictl(*args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *HOST,
+        "crictl",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode:
+        raise UnitError(f"crictl {' '.join(args)}: {err.decode().strip()}")
+    return out.decode()
+
+
+async def remove_containers(containers: set[str]) -> None:
+    """Remove stopped containers from the runtime. The kubelet backs off restarting a container
+    by the exits it finds there for the same pod: a component put back exactly as it was (the
+    same static pod) would otherwise wait out minutes of back-off for exits it never made."""
+    for container in sorted(containers):
+        await _crictl("rm", "-f", container)
+
+
 async def restart_container(name: str) -> None:
-    """Stop the running containers named `name`; the kubelet starts them again (restartPolicy
-    Always), so the component reads its files anew."""
-    for container in await running_containers(name):
-        proc = await asyncio.create_subprocess_exec(
-            *HOST,
-            "crictl",
-            "stop",
-            container,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await proc.communicate()
-        if proc.returncode:
-            raise UnitError(f"crictl stop {container} ({name}): {err.decode().strip()}")
+    """Remove the containers named `name`, running or not; the kubelet starts a fresh one at
+    once (no exit to back off from), so the component reads its files anew."""
+    out = await _crictl("ps", "-a", "-q", "--name", f"^{name}$")
+    await remove_containers(set(out.split()))

@@ -114,17 +114,39 @@ async def start_lab(
     if seed is not None:
         body["spec"]["seed"] = seed
     await kube.apply(body)
+    takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
     with console.status(f"provisioning {scenario} as lab {name}..."):
-        lab = await _wait_ready(kube, name, timeout)
-    status = lab["status"]
-    rendered = render(spec, scenario, name, int(status["seed"]))
+        if takes_api:
+            # Its status says Ready only once the API server answers again: the task is known
+            # as soon as the lab has chosen its node, just before the API server goes away.
+            lab = await wait_for(
+                kube,
+                API_VERSION,
+                "Lab",
+                name,
+                lambda o: bool((o or {}).get("status", {}).get("nodeChanges")),
+                timeout,
+            )
+        else:
+            lab = await _wait_ready(kube, name, timeout)
+    status = (lab or {})["status"]
+    node, shell = status.get("node"), status.get("shell")
+    rendered = render(spec, scenario, name, int(status["seed"]), node, shell)
     console.print(task(rendered.task))
     console.print(
         f"\nYour lab runs in namespace [bold]{status['namespace']}[/bold] "
         f"(seed {status['seed']}). Work there with:\n"
-        f"  kubectl config set-context --current --namespace {status['namespace']}\n"
-        f"Follow the checks with: breakfix status {name} --watch"
+        f"  kubectl config set-context --current --namespace {status['namespace']}"
     )
+    if shell:
+        console.print(f"A root shell on node [bold]{node}[/bold]: [bold]{shell}[/bold]")
+    if takes_api:
+        console.print(
+            "The API server is going down now: kubectl will not answer until you repair it. "
+            f"Then: breakfix status {name}"
+        )
+    else:
+        console.print(f"Follow the checks with: breakfix status {name} --watch")
 
 
 async def show_status(kube: Kube, console: Console, name: str, watch: bool) -> bool:
