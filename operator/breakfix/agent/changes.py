@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from breakfix.agent import units
@@ -20,6 +21,7 @@ log = logging.getLogger("breakfix.agent")
 
 
 MANIFESTS = "/etc/kubernetes/manifests/"
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 
 
 def static_pod(path: str) -> str | None:
@@ -47,8 +49,12 @@ async def apply(store: Store, lab: str, changes: NodeChanges) -> Journal:
     before = {path: await units.running_containers(name) for path, name in static.items()}
     for path in apply_files(store, changes):
         if path in static:
-            await units.wait_stopped(before[path], static[path])
-            # The component put back later (by the learner or a restore) starts at once.
+            # The kubelet replaces the pod. Once it has noticed, removing the old containers
+            # spares a graceful shutdown (30 s for an API server) and leaves no exit of theirs to
+            # back off from: the component put back later (by the learner or a restore) starts
+            # at once.
+            with contextlib.suppress(units.UnitError):
+                await units.wait_stopped(before[path], static[path], timeout=3)
             await units.remove_containers(before[path])
     for service in changes.services:
         if service.action == "stop":
@@ -67,6 +73,10 @@ async def restore(store: Store, lab: str) -> bool:
     if journal is None:
         return False
     restore_files(store, journal.files)
+    if any(static_pod(f.path) for f in journal.files):
+        # Components that lost the API server meanwhile (the controller manager and the scheduler
+        # exit when they cannot renew their lease) back off for minutes; they restart at once.
+        await units.clear_backoff(CONTROL_PLANE)
     for unit in journal.units:
         if unit.action == "restart" or unit.was_active:
             await units.restart(unit.name)

@@ -104,3 +104,11 @@ async def restart_container(name: str) -> None:
     once (no exit to back off from), so the component reads its files anew."""
     out = await _crictl("ps", "-a", "-q", "--name", f"^{name}$")
     await remove_containers(set(out.split()))
+
+
+async def clear_backoff(names: tuple[str, ...]) -> None:
+    """Remove the exited containers of these components, so that any of them waiting out a
+    crash-loop back-off is started again at once."""
+    for name in names:
+        out = await _crictl("ps", "-a", "-q", "--state", "exited", "--name", f"^{name}$")
+        await remove_containers(set(out.split()))
