@@ -8,6 +8,7 @@ operator killed at any point picks up where it was without duplicating or losing
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -71,6 +72,8 @@ def status_patch(old: Status, new: Status) -> Status:
 
 
 UNSYNCED_RETRY_SECONDS = 2.0
+# An API server going away may leave a request hanging rather than refused.
+API_TIMEOUT_SECONDS = 15.0
 
 
 class LabLoop:
@@ -239,7 +242,8 @@ class LabLoop:
         if not patch:
             return
         try:
-            await self.kube.patch_status(API_VERSION, "Lab", self.name, {"status": patch})
+            async with asyncio.timeout(API_TIMEOUT_SECONDS):
+                await self.kube.patch_status(API_VERSION, "Lab", self.name, {"status": patch})
         except (OSError, TimeoutError) as exc:
             # The API server is unreachable (a control-plane lab broke it): keep deciding from
             # what was decided, and write it all once it answers.

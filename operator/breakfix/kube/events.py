@@ -7,6 +7,7 @@ Nodes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ async def post(kube: Kube, lab: dict[str, Any], type_: str, reason: str, message
     """Best effort: a lost Event must never stop grading."""
     try:
         body: Any = lab_event(lab, type_, reason, message)
-        await client.CoreV1Api(kube.api).create_namespaced_event("default", body)
-    except (ApiException, OSError) as exc:
+        async with asyncio.timeout(10):
+            await client.CoreV1Api(kube.api).create_namespaced_event("default", body)
+    except (ApiException, OSError, TimeoutError) as exc:
         log.warning(f"could not post event {reason}: {exc}")

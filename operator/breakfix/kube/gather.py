@@ -23,6 +23,8 @@ from breakfix.kube.agent import AgentClient, AgentError, node_address
 from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
 from breakfix.kube.watched import BY_API_KIND, watched_namespace
 
+# A request to an API server that is going away may hang instead of failing.
+FETCH_TIMEOUT_SECONDS = 20.0
 # index id -> {namespace or "": iterable of cached objects}
 Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
 
@@ -46,36 +48,37 @@ async def gather(
 
     async def fetch(need: Need) -> None:
         try:
-            if isinstance(need, ObjectsNeed):
-                objs = None if need.fresh else cached(indexes, need)
-                if objs is None:
-                    objs = await kube.list_objects(need.api_version, need.kind, need.namespace)
-                snapshot.objects[need] = objs
-            elif isinstance(need, AccessNeed):
-                attrs = {
-                    "verb": need.verb,
-                    "resource": need.resource,
-                    "group": need.group,
-                    "subresource": need.subresource,
-                    "name": need.name,
-                    "namespace": need.namespace,
-                }
-                snapshot.access[need] = await kube.can_i(need.user, list(need.groups), attrs)
-            elif isinstance(need, NodeFileNeed):
-                address = await _agent_address(kube, indexes, need.node)
-                snapshot.files[(need.node, need.path)] = await (
-                    agent or AgentClient.from_env()
-                ).read_file(address, need.path)
-            elif isinstance(need, ProbeNeed):
-                address = await _agent_address(kube, indexes, need.node)
-                snapshot.probes[(need.node, need.url)] = await (
-                    agent or AgentClient.from_env()
-                ).probe(address, need.url)
-            elif isinstance(need, CredentialNeed):
-                address = await _agent_address(kube, indexes, need.node)
-                snapshot.identities[(need.node, need.kubeconfig)] = await (
-                    agent or AgentClient.from_env()
-                ).whoami(address, need.kubeconfig)
+            async with asyncio.timeout(FETCH_TIMEOUT_SECONDS):
+                if isinstance(need, ObjectsNeed):
+                    objs = None if need.fresh else cached(indexes, need)
+                    if objs is None:
+                        objs = await kube.list_objects(need.api_version, need.kind, need.namespace)
+                    snapshot.objects[need] = objs
+                elif isinstance(need, AccessNeed):
+                    attrs = {
+                        "verb": need.verb,
+                        "resource": need.resource,
+                        "group": need.group,
+                        "subresource": need.subresource,
+                        "name": need.name,
+                        "namespace": need.namespace,
+                    }
+                    snapshot.access[need] = await kube.can_i(need.user, list(need.groups), attrs)
+                elif isinstance(need, NodeFileNeed):
+                    address = await _agent_address(kube, indexes, need.node)
+                    snapshot.files[(need.node, need.path)] = await (
+                        agent or AgentClient.from_env()
+                    ).read_file(address, need.path)
+                elif isinstance(need, ProbeNeed):
+                    address = await _agent_address(kube, indexes, need.node)
+                    snapshot.probes[(need.node, need.url)] = await (
+                        agent or AgentClient.from_env()
+                    ).probe(address, need.url)
+                elif isinstance(need, CredentialNeed):
+                    address = await _agent_address(kube, indexes, need.node)
+                    snapshot.identities[(need.node, need.kubeconfig)] = await (
+                        agent or AgentClient.from_env()
+                    ).whoami(address, need.kubeconfig)
         except ResourceNotFoundError:
             snapshot.errors[need] = "this cluster does not serve that kind"
         except (AgentError, LookupError) as exc:

@@ -19,7 +19,7 @@ import aiohttp
 
 from breakfix import API_VERSION
 from breakfix.kube.client import Kube, wait_for
-from breakfix.kube.node_shell import NodeShellError
+from breakfix.kube.node_shell import NodeShellError, run_on_node
 from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
 from breakfix.lab.nodes import holder
@@ -71,6 +71,7 @@ async def run_lab(
         "spec": {"scenario": folder.id, "seed": seed},
     }
     start = time.monotonic()
+    lab_status: dict[str, Any] = {}
     cluster_objects: list[dict[str, Any]] = []
     node_changes: list[dict[str, Any]] = []
     takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
@@ -98,6 +99,7 @@ async def run_lab(
 
         node_changes = list(status.get("nodeChanges") or [])
         node, shell = status.get("node"), status.get("shell")
+        lab_status.update(node=node, shell=shell)
         solution = (
             render_steps(spec, folder.id, name, seed, variant.steps, node, shell)
             if variant
@@ -144,6 +146,8 @@ async def run_lab(
         result.error = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)
     finally:
         cleanup = time.monotonic()
+        if takes_api:
+            await _api_back_or_repaired(kube, folder, name, seed, lab_status)
         try:
             await cleanup_lab(kube, name, cluster_objects, node_changes)
             result.cleanup_seconds = time.monotonic() - cleanup
@@ -153,16 +157,45 @@ async def run_lab(
 
 
 async def _until_api_gone(kube: Kube, name: str, timeout: float) -> dict[str, Any] | None:
-    """Until the API server stops answering (the lab's break took hold); the Lab as last seen."""
+    """Until the API server stops answering (the lab's break took hold); the Lab as last seen,
+    which names the node and its shell (written before the node is changed)."""
     deadline = time.monotonic() + timeout
-    lab = None
+    lab = await wait_for(
+        kube,
+        API_VERSION,
+        "Lab",
+        name,
+        lambda o: bool((o or {}).get("status", {}).get("nodeChanges")),
+        timeout,
+    )
     while time.monotonic() < deadline:
         try:
             lab = await asyncio.wait_for(kube.get(API_VERSION, "Lab", name), 5)
-        except (OSError, TimeoutError, aiohttp.ClientError):
+        except Exception:  # refused, reset, timed out or 5xx while shutting down: all "gone"
             return lab
         await asyncio.sleep(0.5)
     raise AssertionError(f"the API server still answers {timeout:.0f}s after the lab started")
+
+
+async def _api_back_or_repaired(
+    kube: Kube, folder: LabFolder, name: str, seed: int, lab_status: dict[str, Any]
+) -> None:
+    """A run that failed or a shortcut may leave the API server down, and nothing can delete a
+    Lab then: the reference solution's node steps repair it, so the self-test never leaves the
+    cluster broken (the node agent would, only after the lab's restoreAfterSeconds)."""
+    try:
+        await wait_lab(kube, name, lambda o: True, 60)
+        return
+    except TimeoutError:
+        pass
+    shell = lab_status.get("shell")
+    if not shell:
+        return
+    solution = render(folder.spec, folder.id, name, seed, lab_status.get("node"), shell).solution
+    for step in solution.steps:
+        if step.on_node is not None:
+            await run_on_node(shell, step.on_node)
+    await wait_lab(kube, name, lambda o: True, 180)
 
 
 async def wait_lab(
