@@ -127,11 +127,12 @@ class Taint(Model):
 
 # Where a lab may change a node's files: the kubelet's and the control plane's configuration.
 HOST_PATH_PREFIXES = (
-    "/etc/kubernetes, /var/lib/kubelet, /etc/systemd/system/kubelet.service.d, /etc/containerd"
+    "/etc/kubernetes, /var/lib/kubelet, /etc/systemd/system/kubelet.service.d, /etc/containerd, "
+    "/run/containerd"
 )
 HOST_PATH_PATTERN = (
-    r"^/(etc/kubernetes|var/lib/kubelet|etc/systemd/system/kubelet\.service\.d|etc/containerd)"
-    r"(/[A-Za-z0-9._-]+)+$"
+    r"^/(etc/kubernetes|var/lib/kubelet|etc/systemd/system/kubelet\.service\.d|etc/containerd"
+    r"|run/containerd)(/[A-Za-z0-9._-]+)+$"
 )
 
 

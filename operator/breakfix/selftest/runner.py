@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from breakfix import API_VERSION
-from breakfix.kube.client import Kube, wait_for
+from breakfix.kube.client import ApiException, Kube, wait_for
 from breakfix.kube.node_shell import NodeShellError, run_on_node
 from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
@@ -210,6 +210,11 @@ async def wait_lab(
         try:
             return await wait_for(kube, API_VERSION, "Lab", name, predicate, remaining)
         except (OSError, aiohttp.ClientError):
+            await asyncio.sleep(1)
+        except ApiException as exc:
+            # An API server starting up answers 403 until its RBAC caches fill, and 5xx.
+            if exc.status not in (403, 429) and exc.status < 500:
+                raise
             await asyncio.sleep(1)
 
 
