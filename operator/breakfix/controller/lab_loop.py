@@ -133,7 +133,7 @@ class LabLoop:
     async def step(self) -> float:
         """Decide and act until the decision says when to wake; returns that time."""
         metrics.EVALUATIONS.inc()
-        seen = self._observe()
+        seen = await self._observe()
         while True:
             decision = decide(seen, self.timing)
             for action in decision.actions:
@@ -147,7 +147,7 @@ class LabLoop:
                 return decision.wake_at
             seen = replace(seen, status=decision.status)
 
-    def _observe(self) -> Observed:
+    async def _observe(self) -> Observed:
         status = copy.deepcopy(self.decided)
         return Observed(
             name=self.name,
@@ -156,7 +156,7 @@ class LabLoop:
             status=status,
             scenarios=self.scenarios,
             nodes=list(self.indexes.get("cache_nodes", {}).get("", ())),
-            namespace_exists=self._namespace_exists(),
+            namespace_exists=await self._namespace_exists(status),
             now=time.time(),
             new_seed=random.randrange(1, 1_000_000),
             operator_node=os.environ.get("NODE_NAME"),
@@ -230,11 +230,21 @@ class LabLoop:
         """The watch cache, or nothing (so every read goes to the API) when polling."""
         return {} if self.settings.poll_seconds else self.indexes
 
-    def _namespace_exists(self) -> bool:
+    async def _namespace_exists(self, status: Status) -> bool:
         for ns in self.indexes.get("cache_namespaces", {}).get("", ()):
             if ns["metadata"]["name"] == self.namespace:
                 return not ns["metadata"].get("deletionTimestamp")
-        return False
+        if not status.get("provisioned"):
+            return False
+        # A provisioned lab's namespace missing from the cache is provisioned again: make sure.
+        # The cache may lag, or be empty while the API server is away (a control-plane lab),
+        # and tearing the lab down then would undo what the learner is repairing.
+        try:
+            async with asyncio.timeout(API_TIMEOUT_SECONDS):
+                found = await self.kube.get("v1", "Namespace", self.namespace)
+        except (OSError, TimeoutError, ApiException):
+            return True
+        return found is not None and not found["metadata"].get("deletionTimestamp")
 
     async def _write(self, status: Status) -> None:
         self.decided = copy.deepcopy(status)

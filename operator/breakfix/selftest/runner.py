@@ -76,6 +76,10 @@ async def run_lab(
     node_changes: list[dict[str, Any]] = []
     takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
     try:
+        if await kube.get(API_VERSION, "Lab", name) is not None:
+            # Left by an interrupted run: gone first, or this run would adopt a dying Lab.
+            await kube.delete(API_VERSION, "Lab", name)
+            await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 300)
         await kube.apply(body)
         if takes_api:
             # The lab takes the API server away: its symptom is kubectl not answering, and the
