@@ -35,7 +35,10 @@ def test_cluster_config_has_a_control_plane_and_two_workers_and_our_networking()
     assert [n["role"] for n in built_here["nodes"]] == ["control-plane", "worker", "worker"]
     assert built_here["networking"]["disableDefaultCNI"] is True
     patches = [yaml.safe_load(p) for p in built_here["kubeadmConfigPatches"]]
-    assert patches == [{"kind": "KubeletConfiguration", "failCgroupV1": False}]
+    assert patches[0] == {"kind": "KubeletConfiguration", "failCgroupV1": False}
+    # kubeadm v1beta4 lists extra arguments; the list replaces kind's, which is kept in it.
+    args = {a["name"]: a["value"] for a in patches[1]["controllerManager"]["extraArgs"]}
+    assert args == {"enable-hostpath-provisioner": "true", "node-monitor-grace-period": "25s"}
     # With kind's own image, kind's own CNI (kindnet) routes pods and enforces policy.
     kindest = yaml.safe_load(cluster.config(False))
     assert "disableDefaultCNI" not in kindest["networking"]
