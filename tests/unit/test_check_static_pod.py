@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from breakfix.checks.node_file import NodeFileCheck
 from breakfix.checks.snapshot import ObjectsNeed, Snapshot
 from breakfix.checks.static_pod import StaticPodCheck, parse_flags
@@ -35,8 +37,24 @@ def iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def snapshot(*pods: dict[str, Any]) -> Snapshot:
-    return Snapshot(now=NOW, objects={ObjectsNeed("v1", "Pod", "kube-system"): list(pods)})
+MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+
+
+def snapshot(*pods: dict[str, Any], on_disk: list[str] | None = None) -> Snapshot:
+    """`on_disk`: the manifest's command; by default the first pod's."""
+    command = (
+        on_disk
+        if on_disk is not None
+        else (pods[0]["spec"]["containers"][0]["command"] if pods else ["kube-scheduler"])
+    )
+    manifest = yaml.safe_dump(
+        {"kind": "Pod", "spec": {"containers": [{"name": "kube-scheduler", "command": command}]}}
+    )
+    return Snapshot(
+        now=NOW,
+        objects={ObjectsNeed("v1", "Pod", "kube-system"): list(pods)},
+        files={("cp", MANIFEST): manifest},
+    )
 
 
 CHECK = StaticPodCheck.model_validate(
@@ -84,6 +102,16 @@ def test_ready_for_less_than_for_seconds_waits_and_says_when() -> None:
     pod = mirror(["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf"], NOW - 3)
     verdict = CHECK.verdict(snapshot(pod), "lab-x")
     assert not verdict.passed and verdict.recheck_at == NOW - 3 + 10
+
+
+def test_a_mirror_pod_older_than_the_manifest_does_not_count() -> None:
+    # After an outage of the API server the mirror pod still shows the manifest from before.
+    pod = mirror(["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf"], NOW - 600)
+    verdict = CHECK.verdict(
+        snapshot(pod, on_disk=["kube-scheduler", "--kubeconfig=/etc/kubernetes/admin.conf"]),
+        "lab-x",
+    )
+    assert not verdict.passed and "does not show" in verdict.message
 
 
 def test_no_mirror_pod_fails() -> None:

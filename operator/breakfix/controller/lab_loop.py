@@ -73,7 +73,7 @@ def status_patch(old: Status, new: Status) -> Status:
 
 UNSYNCED_RETRY_SECONDS = 2.0
 # An API server going away may leave a request hanging rather than refused.
-API_TIMEOUT_SECONDS = 15.0
+API_TIMEOUT_SECONDS = 10.0
 
 
 class LabLoop:

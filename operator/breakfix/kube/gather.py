@@ -24,7 +24,7 @@ from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
 from breakfix.kube.watched import BY_API_KIND, watched_namespace
 
 # A request to an API server that is going away may hang instead of failing.
-FETCH_TIMEOUT_SECONDS = 20.0
+FETCH_TIMEOUT_SECONDS = 10.0
 # index id -> {namespace or "": iterable of cached objects}
 Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
 

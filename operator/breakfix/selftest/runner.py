@@ -115,7 +115,9 @@ async def run_lab(
             if takes_api:
                 # The shortcut restarts the API server: judge it once it answers again, and
                 # once the operator has graded what it then sees.
-                await wait_lab(kube, name, lambda o: lab_condition(o, "Ready") != {}, 240)
+                await wait_lab(
+                    kube, name, lambda o: lab_condition(o, "Ready").get("status") == "True", 240
+                )
             await _stays_unsolved(kube, name, SHORTCUT_OBSERVE_SECONDS)
             result.solved_seconds = None
             current = await wait_lab(kube, name, lambda o: True, 120)
