@@ -1,5 +1,7 @@
-"""Node and ControlPlane labs never leave the cluster broken: each deleted while still broken,
-one deleted while the operator is down, and a second node lab waits for the first.
+"""Node and ControlPlane labs never leave the cluster broken: one deleted while the operator is
+down, and a second node lab waits for the first. (Each such lab is also deleted while still
+broken in the catalog self-test, after its first shortcut, and the nodes are compared with their
+state before it.)
 
 "As before" is read off the nodes themselves (tests/integration/node_state.py): static-pod
 manifests, the kubelet's config and unit state, files under /etc/kubernetes, CoreDNS's config,
@@ -15,7 +17,6 @@ from tests.integration.cluster import kubectl, wait_until
 from tests.integration.labs import (
     condition,
     create_lab,
-    delete_lab_and_wait_gone,
     lab,
     wait_condition,
 )
@@ -28,23 +29,7 @@ NODE_LABS = sorted(f.id for f in load_catalog(LABS) if f.spec.scope != "Namespac
 
 def test_the_catalog_has_node_and_control_plane_labs() -> None:
     assert {"controlplane-scheduler-bad-kubeconfig", "node-kubelet-stopped"} <= set(NODE_LABS)
-
-
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("scenario", NODE_LABS)
-def test_deleting_a_broken_lab_puts_the_node_back(
-    operator: InClusterOperator, scenario: str
-) -> None:
-    before = cluster_state()
-    name = "t-node-" + scenario[:30].rstrip("-")
-    create_lab(name, scenario, seed=3)
-    wait_condition(name, "Ready", 200)
-    assert condition(name, "Solved")["status"] == "False"
-    status = lab(name)["status"]
-    assert status["node"] and status["shell"].endswith(f"exec -it {status['node']} bash")
-    assert cluster_state() != before, "the lab changed nothing that the state shows"
-    delete_lab_and_wait_gone(name, timeout=240)
-    wait_whole(before)
+    assert len(NODE_LABS) >= 10
 
 
 @pytest.mark.timeout(600)
@@ -55,6 +40,9 @@ def test_one_node_lab_at_a_time_and_a_delete_while_the_operator_is_down(
     first, second = "t-holder", "t-waiter"
     create_lab(first, "controlplane-scheduler-bad-kubeconfig", seed=1)
     wait_condition(first, "Ready", 200)
+    status = lab(first)["status"]
+    assert status["shell"] == f"docker exec -it {status['node']} bash"
+    assert cluster_state() != before, "the lab changed nothing that the state shows"
     create_lab(second, "node-kubelet-stopped", seed=1)
     wait_condition(second, "Ready", 60, status="False")
     waiting = condition(second, "Ready")

@@ -45,6 +45,8 @@ class Result:
     error: str | None = None
     # A shortcut's failing checks (name, message): what the learner is told.
     rejected_by: list[tuple[str, str]] | None = None
+    # It changed a node: its namespace is checked at the end of the run.
+    node_lab: bool = False
 
     @property
     def passed(self) -> bool:
@@ -61,7 +63,11 @@ async def run_lab(
 ) -> Result:
     """The reference solution (or `variant`), expecting Solved (or, for a shortcut, not)."""
     result = Result(
-        lab=folder.id, seed=seed, name=name, variant=variant.description if variant else None
+        lab=folder.id,
+        seed=seed,
+        name=name,
+        variant=variant.description if variant else None,
+        node_lab=folder.spec.node_changes is not None,
     )
     spec = folder.spec
     body = {
@@ -250,11 +256,12 @@ async def cleanup_lab(
     await wait_lab(kube, name, lambda o: True, 120)
     await kube.delete(API_VERSION, "Lab", name)
     await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 120)
-    # The Lab is gone once its node is put back; its namespace goes meanwhile.
-    await asyncio.gather(
-        wait_for(kube, "v1", "Namespace", namespace_for(name), lambda o: o is None, 180),
-        *(_node_back(kube, name, record) for record in node_changes or []),
-    )
+    # The Lab is gone once its node is put back. Its namespace goes meanwhile; a node lab's is
+    # checked at the end of the run (`namespaces_gone`), so the next one need not wait for it.
+    if node_changes:
+        await asyncio.gather(*(_node_back(kube, name, record) for record in node_changes))
+    else:
+        await wait_for(kube, "v1", "Namespace", namespace_for(name), lambda o: o is None, 180)
     for ref in cluster_objects:
         if await kube.get(ref["apiVersion"], ref["kind"], ref["name"]) is not None:
             await wait_for(
@@ -314,8 +321,11 @@ async def run_catalog(
     parallel: int = 4,
     variants: bool = True,
     on_result: Callable[[Result], None] | None = None,
+    node_variants: int | None = None,
 ) -> list[Result]:
-    """Every lab with each seed, then each variant once; exclusive labs run one at a time."""
+    """Every lab with each seed, then each variant once; exclusive labs run one at a time.
+    `node_variants` caps the variants tried on a Node or ControlPlane lab (shortcuts first: each
+    also shows the lab deleted while still broken): such a run has the cluster to itself."""
     rng = random.Random()
     jobs: list[tuple[LabFolder, int, str, Variant | None, bool]] = []
     for folder in labs:
@@ -327,6 +337,8 @@ async def run_catalog(
         if variants and folder.variants:
             tried = [(v, True) for v in folder.variants.fixes]
             tried += [(v, False) for v in folder.variants.shortcuts]
+            if folder.spec.scope != "Namespace" and node_variants is not None:
+                tried = sorted(tried, key=lambda t: t[1])[:node_variants]
             for index, (variant, solved) in enumerate(tried):
                 seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
                 jobs.append((folder, seed, f"selftest-{folder.id[:40]}-v{index}", variant, solved))
@@ -352,5 +364,17 @@ async def run_catalog(
     for job in jobs:
         if job[0].spec.exclusive:
             await one(job)
+    await namespaces_gone(kube, [r for r in results if r.node_lab])
     order = {job[2]: i for i, job in enumerate(jobs)}
     return sorted(results, key=lambda r: order.get(r.name, 0))
+
+
+async def namespaces_gone(kube: Kube, node_runs: list[Result]) -> None:
+    """Node labs' namespaces, left to go while the next lab ran: gone by now, or that run fails."""
+    for result in node_runs:
+        try:
+            await wait_for(
+                kube, "v1", "Namespace", namespace_for(result.name), lambda o: o is None, 180
+            )
+        except TimeoutError as exc:
+            result.error = result.error or f"namespace left after delete: {exc}"
