@@ -212,6 +212,12 @@ def selftest(
     variants: bool = typer.Option(
         True, help="Also try each lab's variants.yaml: other fixes and shortcuts."
     ),
+    node_variants: int | None = typer.Option(
+        None,
+        min=0,
+        help="Try at most this many variants (shortcuts first) of each Node or ControlPlane "
+        "lab, whose runs have the cluster to themselves; all by default.",
+    ),
     junit: Path | None = typer.Option(None, help="Write a JUnit XML report here."),
     operator: str = typer.Option(
         "inprocess", help="`inprocess` runs the operator here; `external` uses a running one."
@@ -241,6 +247,7 @@ def selftest(
             parallel=parallel,
             variants=variants,
             junit=junit,
+            node_variants=node_variants,
             inprocess=operator == "inprocess",
             kubeconfig=Target.kubeconfig,
             context=Target.context,

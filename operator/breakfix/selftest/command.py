@@ -26,6 +26,7 @@ async def run(
     parallel: int,
     variants: bool,
     junit: Path | None,
+    node_variants: int | None = None,
     inprocess: bool,
     kubeconfig: str | None,
     context: str | None,
@@ -54,6 +55,7 @@ async def run(
                 parallel=parallel,
                 variants=variants,
                 on_result=progress,
+                node_variants=node_variants,
             )
         console.print(table(results, time.monotonic() - started))
         if junit:
