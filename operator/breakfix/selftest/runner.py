@@ -82,10 +82,11 @@ async def run_lab(
     node_changes: list[dict[str, Any]] = []
     takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
     try:
-        if await kube.get(API_VERSION, "Lab", name) is not None:
+        # The API server may still be restarting after the previous node lab was put back.
+        if await wait_lab(kube, name, lambda o: True, 180) is not None:
             # Left by an interrupted run: gone first, or this run would adopt a dying Lab.
             await kube.delete(API_VERSION, "Lab", name)
-            await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 300)
+            await wait_lab(kube, name, lambda o: o is None, 300)
         await kube.apply(body)
         if takes_api:
             # The lab takes the API server away: its symptom is kubectl not answering, and the
@@ -147,7 +148,7 @@ async def run_lab(
                 spec.timeouts.solve_seconds,
             )
         except TimeoutError:
-            current = await kube.get(API_VERSION, "Lab", name)
+            current = await wait_lab(kube, name, lambda o: True, 60)
             failing = [
                 f"{c['name']}: {c['message']}"
                 for c in (current or {}).get("status", {}).get("checks") or []
@@ -217,14 +218,27 @@ async def _api_back_or_repaired(
 async def wait_lab(
     kube: Kube, name: str, predicate: Callable[[Any], bool], timeout: float
 ) -> dict[str, Any] | None:
-    """`wait_for` on the Lab, riding out an API server that does not answer yet."""
+    return await steady_wait(kube, API_VERSION, "Lab", name, predicate, timeout)
+
+
+async def steady_wait(
+    kube: Kube,
+    api_version: str,
+    kind: str,
+    name: str,
+    predicate: Callable[[Any], bool],
+    timeout: float,
+    namespace: str | None = None,
+) -> dict[str, Any] | None:
+    """`wait_for`, riding out an API server that restarts meanwhile (a control-plane lab broken,
+    repaired or put back)."""
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"Lab {name}: condition not met within {timeout:.0f}s")
+            raise TimeoutError(f"{kind} {name}: condition not met within {timeout:.0f}s")
         try:
-            return await wait_for(kube, API_VERSION, "Lab", name, predicate, remaining)
+            return await wait_for(kube, api_version, kind, name, predicate, remaining, namespace)
         except (OSError, aiohttp.ClientError):
             await asyncio.sleep(1)
         except ApiException as exc:
@@ -255,7 +269,7 @@ async def cleanup_lab(
     # After a lab that took the API server down, it may still be coming back.
     await wait_lab(kube, name, lambda o: True, 120)
     await kube.delete(API_VERSION, "Lab", name)
-    await wait_for(kube, API_VERSION, "Lab", name, lambda o: o is None, 120)
+    await wait_lab(kube, name, lambda o: o is None, 240)
     # The Lab is gone once its node is put back. Its namespace goes meanwhile; a node lab's is
     # checked at the end of the run (`namespaces_gone`), so the next one need not wait for it.
     if node_changes:
@@ -270,7 +284,7 @@ async def cleanup_lab(
 
 
 async def _node_back(kube: Kube, name: str, record: dict[str, Any]) -> None:
-    node = await kube.get("v1", "Node", record["node"])
+    node = await steady_wait(kube, "v1", "Node", record["node"], lambda o: True, 120)
     if node is not None and holder(node) == name:
         raise AssertionError(f"node {record['node']} still held by {name} after delete")
     taints = {
@@ -282,7 +296,7 @@ async def _node_back(kube: Kube, name: str, record: dict[str, Any]) -> None:
     if record.get("agent"):
         # Put back on the node: wait until it and its system pods are healthy again, so the
         # next lab does not start on a control plane still restarting.
-        await wait_for(kube, "v1", "Node", record["node"], node_ready, 180)
+        await steady_wait(kube, "v1", "Node", record["node"], node_ready, 180)
         await wait_system_pods(kube, record["node"], 180)
 
 
@@ -297,7 +311,11 @@ async def wait_system_pods(kube: Kube, node: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     waiting: list[str] = []
     while time.monotonic() < deadline:
-        pods = await kube.list_objects("v1", "Pod", "kube-system")
+        try:
+            pods = await kube.list_objects("v1", "Pod", "kube-system")
+        except (OSError, aiohttp.ClientError, ApiException):
+            await asyncio.sleep(1)
+            continue
         waiting = [
             p["metadata"]["name"]
             for p in pods
