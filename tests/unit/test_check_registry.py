@@ -12,7 +12,7 @@ import yaml
 from breakfix.checks.check import Check, all_needs, wake_kinds
 from breakfix.checks.check_type import CheckType, Reads
 from breakfix.checks.registry import BY_KEY, CHECK_TYPES
-from breakfix.checks.snapshot import AccessNeed, EvictionNeed, LogsNeed, ObjectsNeed
+from breakfix.checks.snapshot import AccessNeed, EvictionNeed, LogsNeed, ObjectsNeed, RequestNeed
 from breakfix.kube.watched import BY_API_KIND
 from breakfix.scenario.catalog import load_catalog
 from breakfix.scenario.render import render
@@ -76,6 +76,10 @@ def _declared(reads: tuple[Reads, ...], need: object) -> bool:
         return any(r.resource == "pods/log" for r in reads)
     if isinstance(need, EvictionNeed):
         return any(r.resource == "pods/eviction" and r.verbs == ("create",) for r in reads)
+    if isinstance(need, RequestNeed):
+        return any(r.resource == "pods" and "create" in r.verbs for r in reads) and any(
+            r.resource == "pods/log" for r in reads
+        )
     return False
 
 

@@ -76,7 +76,19 @@ class EvictionNeed:
     selector: tuple[tuple[str, str], ...]
 
 
-Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed
+@dataclass(frozen=True)
+class RequestNeed:
+    """A real request to a Service's cluster IP from a short-lived client pod in `namespace`:
+    a TCP connect, or an HTTP GET of `path`. The pod goes through kube-proxy and the
+    namespace's NetworkPolicies exactly as the lab's own clients do."""
+
+    namespace: str
+    service: str
+    port: int | str | None
+    path: str | None
+
+
+Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | RequestNeed
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,18 @@ class EvictionAnswer:
     allowed: bool
     # The API server's words when it refuses (a budget, several budgets, ...).
     message: str = ""
+
+
+@dataclass(frozen=True)
+class RequestAnswer:
+    """What the client pod saw: `ok` when it connected (and, for HTTP, got a 2xx answer),
+    `output` the response body or the client's error, `target` the address it dialled."""
+
+    ok: bool
+    output: str
+    target: str
+    # Epoch seconds of the request: an answer is reused while nothing it depends on changed.
+    at: float = 0.0
 
 
 @dataclass
@@ -97,6 +121,7 @@ class Snapshot:
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # (namespace, pod) -> the answer to a dry-run eviction
     evictions: dict[tuple[str, str], EvictionAnswer] = field(default_factory=dict)
+    requests: dict[RequestNeed, RequestAnswer] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)
 
