@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from breakfix.checks.check import Check, evaluate
 from breakfix.checks.service_request import (
     ANSWER_SECONDS,
+    ATTEMPT_MARK,
     EXIT_MARK,
     PROBE_LABEL,
     answer_key,
@@ -50,7 +51,7 @@ def test_needs_the_service_its_slices_policies_and_a_request() -> None:
         ObjectsNeed("v1", "Service", NS),
         ObjectsNeed("discovery.k8s.io/v1", "EndpointSlice", NS),
         ObjectsNeed("networking.k8s.io/v1", "NetworkPolicy", NS),
-        RequestNeed(NS, "api", "http", "/"),
+        RequestNeed(NS, "api", "http", "/", 3, None),
     ]
 
 
@@ -83,13 +84,16 @@ def test_a_headless_service_has_nothing_to_dial() -> None:
 def test_the_client_dials_the_ip_never_a_name() -> None:
     # busybox's wget cannot resolve names on the test cluster; a numeric address needs no DNS.
     assert "nc -w 3 10.96.0.12 80 </dev/null" in probe_script(("10.96.0.12", 80), None)
-    script = probe_script(("10.96.0.12", 80), "/healthz")
+    script = probe_script(("10.96.0.12", 80), "/healthz", 3, "api ok")
     assert "wget -q -T 3 -O - http://10.96.0.12:80/healthz" in script
-    assert script.endswith(f'echo "{EXIT_MARK}$rc"')
+    # Every attempt must answer, with the text: one good endpoint among bad ones is not luck.
+    assert "while [ $i -lt 3 ] && [ $rc -eq 0 ]" in script
+    assert "*'api ok'*) ;; *) rc=2;;" in script
+    assert script.endswith(f'echo "{ATTEMPT_MARK}$i/3"; echo "{EXIT_MARK}$rc"')
 
 
 def test_the_client_pod_passes_restricted_and_matches_no_lab_selector() -> None:
-    pod = probe_pod("breakfix-request-ab", ("10.96.0.12", 80), None)
+    pod = probe_pod("breakfix-request-ab", ("10.96.0.12", 80), None, 3)
     assert pod["metadata"]["labels"] == {PROBE_LABEL: "service-request"}
     spec = pod["spec"]
     assert spec["restartPolicy"] == "Never"
@@ -101,26 +105,38 @@ def test_the_client_pod_passes_restricted_and_matches_no_lab_selector() -> None:
 
 
 @pytest.mark.parametrize(
-    ("log", "ok", "output"),
+    ("log", "ok", "output", "attempt"),
     [
-        (f"api ok\n{EXIT_MARK}0\n", True, "api ok"),
-        (f"\n{EXIT_MARK}0\n", True, ""),
+        (f"api ok\n{ATTEMPT_MARK}3/3\n{EXIT_MARK}0\n", True, "api ok", "3/3"),
+        (f"\n{ATTEMPT_MARK}1/1\n{EXIT_MARK}0\n", True, "", "1/1"),
+        # Answered, but not with the text asked for: the verdict compares.
+        (f"standin\n{ATTEMPT_MARK}2/3\n{EXIT_MARK}2\n", True, "standin", "2/3"),
         (
-            f"nc: can't connect to remote host (10.96.0.12): Connection refused\n{EXIT_MARK}1\n",
+            "nc: can't connect to remote host (10.96.0.12): Connection refused\n"
+            f"{ATTEMPT_MARK}1/3\n{EXIT_MARK}1\n",
             False,
             "nc: can't connect to remote host (10.96.0.12): Connection refused",
+            "1/3",
         ),
-        (f"\n{EXIT_MARK}1\n", False, "the request failed (exit status 1)"),
-        ("", False, "the client pod printed nothing"),
+        (
+            f"\n{ATTEMPT_MARK}1/3\n{EXIT_MARK}1\n",
+            False,
+            "the request failed (exit status 1)",
+            "1/3",
+        ),
+        ("", False, "the client pod printed nothing", ""),
     ],
 )
-def test_the_answer_is_read_from_the_client_log(log: str, ok: bool, output: str) -> None:
+def test_the_answer_is_read_from_the_client_log(
+    log: str, ok: bool, output: str, attempt: str
+) -> None:
     answer = parse_probe_log(log, ("10.96.0.12", 80), 5.0)
-    assert (answer.ok, answer.output, answer.target, answer.at) == (
+    assert (answer.ok, answer.output, answer.target, answer.at, answer.attempt) == (
         ok,
         output,
         "10.96.0.12:80",
         5.0,
+        attempt,
     )
 
 
@@ -140,18 +156,19 @@ def test_an_answer_depends_on_the_service_its_own_slices_and_the_policies() -> N
 
 def test_an_answer_that_contains_the_page_passes() -> None:
     check = req_check(path="/", contains="api ok")
-    need = RequestNeed(NS, "api", None, "/")
-    result = evaluate(check, snapshot(RequestAnswer(True, "api ok", "10.96.0.12:80", 90), need), NS)
+    need = RequestNeed(NS, "api", None, "/", 3, "api ok")
+    answer = RequestAnswer(True, "api ok", "10.96.0.12:80", 90, "3/3")
+    result = evaluate(check, snapshot(answer, need), NS)
     assert result.passed
     assert result.message == (
-        f"GET http://10.96.0.12:80/ (Service api) from a pod in {NS}: answered 'api ok'"
+        f"GET http://10.96.0.12:80/ (Service api) from a pod in {NS}: answered 'api ok' (3 times)"
     )
 
 
 def test_a_bare_listener_that_answers_nothing_useful_fails_and_says_why() -> None:
     # The backend's command was replaced by a listener: Ready, an endpoint, but no page.
     check = req_check(path="/", contains="api ok", why="the app itself must answer")
-    need = RequestNeed(NS, "api", None, "/")
+    need = RequestNeed(NS, "api", None, "/", 3, "api ok")
     answer = RequestAnswer(
         False, "wget: server returned error: HTTP/1.1 404 Not Found", "10.96.0.12:80", 90.0
     )
@@ -165,16 +182,19 @@ def test_a_bare_listener_that_answers_nothing_useful_fails_and_says_why() -> Non
 
 
 def test_another_answer_than_the_apps_fails() -> None:
+    # A stray pod behind the Service answered the second request: one good answer is not enough.
     check = req_check(path="/", contains="api ok")
-    need = RequestNeed(NS, "api", None, "/")
-    answer = RequestAnswer(True, "hello from a stand-in", "10.96.0.12:80", 90.0)
+    need = RequestNeed(NS, "api", None, "/", 3, "api ok")
+    answer = RequestAnswer(True, "hello from a stand-in", "10.96.0.12:80", 90.0, "2/3")
     result = evaluate(check, snapshot(answer, need), NS)
     assert not result.passed
-    assert "answered 'hello from a stand-in', which does not contain 'api ok'" in result.message
+    assert result.message.endswith(
+        "request 2 of 3: answered 'hello from a stand-in', which does not contain 'api ok'"
+    )
 
 
 def test_refused_connection_fails() -> None:
-    need = RequestNeed(NS, "api", None, None)
+    need = RequestNeed(NS, "api", None, None, 3, None)
     answer = RequestAnswer(False, "nc: can't connect to remote host", "10.96.0.12:80", 90.0)
     result = evaluate(req_check(), snapshot(answer, need), NS)
     assert not result.passed
@@ -185,7 +205,7 @@ def test_refused_connection_fails() -> None:
 
 
 def test_no_service_or_no_answer_fails() -> None:
-    need = RequestNeed(NS, "api", None, None)
+    need = RequestNeed(NS, "api", None, None, 3, None)
     snap = Snapshot(now=1.0)
     snap.objects[ObjectsNeed("v1", "Service", NS)] = []
     assert evaluate(req_check(), snap, NS).message == f"no Service named api in namespace {NS}"

@@ -33,6 +33,7 @@ from breakfix.checks.snapshot import (
 PROBE_LABEL = f"{GROUP}/probe"
 PROBE_IMAGE = "busybox:1.36"
 EXIT_MARK = "breakfix-exit="
+ATTEMPT_MARK = "breakfix-attempt="
 ANSWER_SECONDS = 60.0
 OUTPUT_LIMIT = 400
 
@@ -56,6 +57,13 @@ class ServiceRequestCheck(CheckType):
         None, description="Send an HTTP GET of this path (else only connect over TCP)."
     )
     contains: str | None = Field(None, description="The HTTP answer must contain this text.")
+    attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Requests sent, each on a new connection; every one must succeed (and "
+        "contain `contains`), so a bad endpoint behind the Service is found.",
+    )
     why: str | None = Field(None, description="Told to the learner when the check fails.")
     namespace: str | None = None
 
@@ -68,7 +76,14 @@ class ServiceRequestCheck(CheckType):
         return self
 
     def _need(self, namespace: str) -> RequestNeed:
-        return RequestNeed(self.namespace or namespace, self.service, self.port, self.path)
+        return RequestNeed(
+            self.namespace or namespace,
+            self.service,
+            self.port,
+            self.path,
+            self.attempts,
+            self.contains,
+        )
 
     def needs(self, namespace: str) -> list[Need]:
         ns = self.namespace or namespace
@@ -93,17 +108,20 @@ class ServiceRequestCheck(CheckType):
         if answer is None:
             return Verdict(False, f"{what}: no answer from the client pod yet")
         recheck = answer.at + ANSWER_SECONDS if answer.at else None
+        n, _, of = answer.attempt.partition("/")
+        which = f"request {n} of {of}: " if n and n != "1" else ""
         if not answer.ok:
-            return Verdict(False, f"{what}: {answer.output or 'no answer'}{why}", recheck)
+            return Verdict(False, f"{what}: {which}{answer.output or 'no answer'}{why}", recheck)
         if self.contains is not None and self.contains not in answer.output:
             return Verdict(
                 False,
-                f"{what}: answered {shorten(answer.output)!r}, which does not contain "
+                f"{what}: {which}answered {shorten(answer.output)!r}, which does not contain "
                 f"{self.contains!r}{why}",
                 recheck,
             )
         said = f" {shorten(answer.output)!r}" if self.path is not None else ""
-        return Verdict(True, f"{what}: answered{said}")
+        times = f" ({of} times)" if of and of != "1" else ""
+        return Verdict(True, f"{what}: answered{said}{times}")
 
 
 def find_service(snapshot: Snapshot, namespace: str, name: str) -> Obj | None:
@@ -137,26 +155,42 @@ def describe_request(service: str, target: tuple[str, int], path: str | None, ns
     return f"GET http://{ip}:{port}{path} (Service {service}) from a pod in {ns}"
 
 
-def probe_script(target: tuple[str, int], path: str | None) -> str:
-    """The client's shell script: the request, its output, then `breakfix-exit=<status>`."""
+def probe_script(
+    target: tuple[str, int], path: str | None, attempts: int = 1, contains: str | None = None
+) -> str:
+    """The client's shell script: up to `attempts` requests, stopping at the first that fails
+    (status 2 when it was answered without `contains`); then that output,
+    `breakfix-attempt=<n>/<of>` and `breakfix-exit=<status>`."""
     ip, port = target
     if path is None:
         request = f"nc -w 3 {ip} {port} </dev/null"
     else:
         request = f"wget -q -T 3 -O - {shlex.quote(f'http://{ip}:{port}{path}')}"
+    check = ""
+    if contains is not None:
+        check = f'; [ $rc -ne 0 ] || case "$out" in *{shlex.quote(contains)}*) ;; *) rc=2;; esac'
     return (
-        f'out=$({request} 2>&1); rc=$?; printf "%s\\n" "$out" | head -c 2000; echo "{EXIT_MARK}$rc"'
+        f"i=0; rc=0; while [ $i -lt {attempts} ] && [ $rc -eq 0 ]; do i=$((i+1)); "
+        f"out=$({request} 2>&1); rc=$?{check}; done; "
+        'printf "%s\\n" "$out" | head -c 2000; '
+        f'echo "{ATTEMPT_MARK}$i/{attempts}"; echo "{EXIT_MARK}$rc"'
     )
 
 
-def probe_pod(name: str, target: tuple[str, int], path: str | None) -> Obj:
+def probe_pod(
+    name: str,
+    target: tuple[str, int],
+    path: str | None,
+    attempts: int = 1,
+    contains: str | None = None,
+) -> Obj:
     """A client pod that passes the `restricted` Pod Security level and asks for little, so it
     is admitted in any lab namespace; it labels itself so no lab selector matches it."""
     container: dict[str, Any] = {
         "name": "request",
         "image": PROBE_IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["sh", "-c", probe_script(target, path)],
+        "command": ["sh", "-c", probe_script(target, path, attempts, contains)],
         "resources": {
             "requests": {"cpu": "10m", "memory": "8Mi"},
             "limits": {"cpu": "100m", "memory": "16Mi"},
@@ -194,11 +228,14 @@ def parse_probe_log(log: str, target: tuple[str, int], at: float) -> RequestAnsw
         output = log.strip() or "the client pod printed nothing"
         return RequestAnswer(False, shorten(output), f"{ip}:{port}", at)
     status = rest.strip().split()[0] if rest.strip() else ""
-    ok = status == "0"
-    output = body.strip()
+    # 2: the request was answered, but without the text asked for; the verdict says so.
+    ok = status in ("0", "2")
+    text, mark, rest = body.rpartition(ATTEMPT_MARK)
+    attempt = rest.strip() if mark else ""
+    output = (text if mark else body).strip()
     if not ok and not output:
         output = f"the request failed (exit status {status})"
-    return RequestAnswer(ok, output[:2000], f"{ip}:{port}", at)
+    return RequestAnswer(ok, output[:2000], f"{ip}:{port}", at, attempt)
 
 
 def answer_key(service: Obj, slices: list[Obj], policies: list[Obj]) -> tuple[Any, ...]:

@@ -86,6 +86,10 @@ class RequestNeed:
     service: str
     port: int | str | None
     path: str | None
+    # Sent this many times, each a new connection that kube-proxy balances on its own: every
+    # one must succeed, so one good endpoint among bad ones does not pass by luck.
+    attempts: int = 3
+    contains: str | None = None
 
 
 Need = ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | RequestNeed
@@ -108,6 +112,8 @@ class RequestAnswer:
     target: str
     # Epoch seconds of the request: an answer is reused while nothing it depends on changed.
     at: float = 0.0
+    # "n/of": the request the answer is from, when several were sent.
+    attempt: str = ""
 
 
 @dataclass

@@ -128,7 +128,9 @@ async def _request(kube: Kube, snapshot: Snapshot, need: RequestNeed) -> Request
     name = f"breakfix-request-{secrets.token_hex(4)}"
     dialled = f"{target[0]}:{target[1]}"
     try:
-        log = await kube.run_pod(need.namespace, probe_pod(name, target, need.path), 30)
+        log = await kube.run_pod(
+            need.namespace, probe_pod(name, target, need.path, need.attempts, need.contains), 30
+        )
         answer = parse_probe_log(log, target, snapshot.now)
     except ApiException as exc:
         why = f"the client pod could not run: {exc.status} {exc.reason}"
