@@ -85,7 +85,9 @@ def test_the_client_dials_the_ip_never_a_name() -> None:
     # busybox's wget cannot resolve names on the test cluster; a numeric address needs no DNS.
     assert "nc -w 3 10.96.0.12 80 </dev/null" in probe_script(("10.96.0.12", 80), None)
     script = probe_script(("10.96.0.12", 80), "/healthz", 3, "api ok")
-    assert "wget -q -T 3 -O - http://10.96.0.12:80/healthz" in script
+    # HTTP through nc, as the labs' probes: busybox's `wget -T` crashes in the static build.
+    assert "printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.96.0.12 80" in script
+    assert '"HTTP/1."?" 2"*) ;; *) rc=3;;' in script
     # Every attempt must answer, with the text: one good endpoint among bad ones is not luck.
     assert "while [ $i -lt 3 ] && [ $rc -eq 0 ]" in script
     assert "*'api ok'*) ;; *) rc=2;;" in script
@@ -125,6 +127,21 @@ def test_the_client_pod_passes_restricted_and_matches_no_lab_selector() -> None:
             "1/3",
         ),
         ("", False, "the client pod printed nothing", ""),
+        # HTTP answers, as nc prints them: the page without its headers, or the status line.
+        (
+            "HTTP/1.1 200 OK\r\nContent-type: text/html\r\n\r\napi ok\n\n"
+            f"{ATTEMPT_MARK}3/3\n{EXIT_MARK}0\n",
+            True,
+            "api ok",
+            "3/3",
+        ),
+        (
+            "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n<HTML>404</HTML>\n"
+            f"{ATTEMPT_MARK}1/3\n{EXIT_MARK}3\n",
+            False,
+            "the server answered HTTP/1.1 404 Not Found",
+            "1/3",
+        ),
     ],
 )
 def test_the_answer_is_read_from_the_client_log(
@@ -170,13 +187,13 @@ def test_a_bare_listener_that_answers_nothing_useful_fails_and_says_why() -> Non
     check = req_check(path="/", contains="api ok", why="the app itself must answer")
     need = RequestNeed(NS, "api", None, "/", 3, "api ok")
     answer = RequestAnswer(
-        False, "wget: server returned error: HTTP/1.1 404 Not Found", "10.96.0.12:80", 90.0
+        False, "the server answered HTTP/1.1 404 Not Found", "10.96.0.12:80", 90.0, "1/3"
     )
     result = evaluate(check, snapshot(answer, need), NS)
     assert not result.passed
     assert result.message == (
-        f"GET http://10.96.0.12:80/ (Service api) from a pod in {NS}: wget: server returned "
-        "error: HTTP/1.1 404 Not Found (the app itself must answer)"
+        f"GET http://10.96.0.12:80/ (Service api) from a pod in {NS}: the server answered "
+        "HTTP/1.1 404 Not Found (the app itself must answer)"
     )
     assert result.recheck_at == 90.0 + ANSWER_SECONDS
 

@@ -159,19 +159,25 @@ def probe_script(
     target: tuple[str, int], path: str | None, attempts: int = 1, contains: str | None = None
 ) -> str:
     """The client's shell script: up to `attempts` requests, stopping at the first that fails
-    (status 2 when it was answered without `contains`); then that output,
-    `breakfix-attempt=<n>/<of>` and `breakfix-exit=<status>`."""
+    (status 3 for an HTTP status other than 2xx, 2 when answered without `contains`); then
+    that output, `breakfix-attempt=<n>/<of>` and `breakfix-exit=<status>`.
+
+    HTTP is spoken through `nc`, as the labs' own probes do: busybox's `wget -T` crashes
+    (SIGSEGV) in the static build the test cluster uses."""
     ip, port = target
     if path is None:
         request = f"nc -w 3 {ip} {port} </dev/null"
+        status = ""
     else:
-        request = f"wget -q -T 3 -O - {shlex.quote(f'http://{ip}:{port}{path}')}"
+        get = f"GET {path} HTTP/1.0\\r\\n\\r\\n"
+        request = f"printf {shlex.quote(get)} | nc -w 3 {ip} {port}"
+        status = '; [ $rc -ne 0 ] || case "$out" in "HTTP/1."?" 2"*) ;; *) rc=3;; esac'
     check = ""
     if contains is not None:
         check = f'; [ $rc -ne 0 ] || case "$out" in *{shlex.quote(contains)}*) ;; *) rc=2;; esac'
     return (
         f"i=0; rc=0; while [ $i -lt {attempts} ] && [ $rc -eq 0 ]; do i=$((i+1)); "
-        f"out=$({request} 2>&1); rc=$?{check}; done; "
+        f"out=$({request} 2>&1); rc=$?{status}{check}; done; "
         'printf "%s\\n" "$out" | head -c 2000; '
         f'echo "{ATTEMPT_MARK}$i/{attempts}"; echo "{EXIT_MARK}$rc"'
     )
@@ -233,6 +239,12 @@ def parse_probe_log(log: str, target: tuple[str, int], at: float) -> RequestAnsw
     text, mark, rest = body.rpartition(ATTEMPT_MARK)
     attempt = rest.strip() if mark else ""
     output = (text if mark else body).strip()
+    if output.startswith("HTTP/"):
+        # An HTTP answer: its status line, then the body after the headers.
+        lines = output.replace("\r\n", "\n").split("\n")
+        blank = lines.index("") if "" in lines else len(lines)
+        page = "\n".join(lines[blank + 1 :]).strip()
+        output = page if ok else f"the server answered {lines[0].strip()}"
     if not ok and not output:
         output = f"the request failed (exit status {status})"
     return RequestAnswer(ok, output[:2000], f"{ip}:{port}", at, attempt)
