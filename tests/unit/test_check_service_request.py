@@ -127,6 +127,13 @@ def test_the_client_pod_passes_restricted_and_matches_no_lab_selector() -> None:
             "1/3",
         ),
         ("", False, "the client pod printed nothing", ""),
+        # A bare listener: connected, closed, no status line.
+        (
+            f"\n{ATTEMPT_MARK}1/3\n{EXIT_MARK}3\n",
+            False,
+            "no HTTP answer: the connection closed without a status line",
+            "1/3",
+        ),
         # HTTP answers, as nc prints them: the page without its headers, or the status line.
         (
             "HTTP/1.1 200 OK\r\nContent-type: text/html\r\n\r\napi ok\n\n"

@@ -245,6 +245,11 @@ def parse_probe_log(log: str, target: tuple[str, int], at: float) -> RequestAnsw
         blank = lines.index("") if "" in lines else len(lines)
         page = "\n".join(lines[blank + 1 :]).strip()
         output = page if ok else f"the server answered {lines[0].strip()}"
+    elif status == "3":
+        # Connected, but what came back is no HTTP answer (a bare listener, another protocol).
+        output = "no HTTP answer: " + (
+            repr(shorten(output)) if output else "the connection closed without a status line"
+        )
     if not ok and not output:
         output = f"the request failed (exit status {status})"
     return RequestAnswer(ok, output[:2000], f"{ip}:{port}", at, attempt)
