@@ -83,3 +83,29 @@ def test_a_stated_constraint_needs_its_check(tmp_path: Path) -> None:
         r"check must enforce it",
     ):
         load_lab(lab)
+
+
+def test_a_stated_constraint_needs_a_guard_that_names_it(tmp_path: Path) -> None:
+    # pending-pvc-unbound says PersistentVolumes cannot be changed; without the guards on the
+    # volume, a learner who enlarges it to fit the claim is Solved.
+    dest = tmp_path / "pending-pvc-unbound"
+    shutil.copytree(LABS / "pending-pvc-unbound", dest)
+    checks = (dest / "checks.yaml").read_text()
+    start = checks.index("  - name: volume-unchanged")
+    end = checks.index("  - name: deployment-kept")
+    (dest / "checks.yaml").write_text(checks[:start] + checks[end:])
+    (dest / "variants.yaml").write_text("fixes: []\nshortcuts: []\n")
+    with pytest.raises(
+        CatalogError,
+        match=r"task.md: the task says PersistentVolumes may not be changed; a check on the "
+        r"PersistentVolume must enforce it",
+    ):
+        load_lab(dest)
+
+
+def test_only_the_constraints_section_states_constraints() -> None:
+    from breakfix.scenario.catalog import constraints_of
+
+    task = "The readiness probe fails.\n\n**Constraints:**\n- Keep the command.\n"
+    assert constraints_of(task) == "\n- Keep the command.\n"
+    assert constraints_of("No constraints here: keep the readiness probe.") == ""

@@ -20,6 +20,7 @@ from breakfix.checks.snapshot import (
     NodeFileNeed,
     ObjectsNeed,
     ProbeNeed,
+    RequestNeed,
 )
 from breakfix.kube.watched import BY_API_KIND
 from breakfix.scenario.catalog import load_catalog
@@ -87,6 +88,10 @@ def _declared(reads: tuple[Reads, ...], need: object) -> bool:
     if isinstance(need, (NodeFileNeed, CredentialNeed, ProbeNeed)):
         # Read by the node agent, found through the Node's address.
         return any(r.kind == "Node" for r in reads)
+    if isinstance(need, RequestNeed):
+        return any(r.resource == "pods" and "create" in r.verbs for r in reads) and any(
+            r.resource == "pods/log" for r in reads
+        )
     return False
 
 

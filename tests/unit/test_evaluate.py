@@ -150,6 +150,13 @@ def test_absent_check() -> None:
     assert evaluate(c, snap(pods=[pod("b")]), NS).passed
 
 
+def test_absent_check_says_why() -> None:
+    c = check({"absent": {"kind": "Pod", "name": "a", "why": "a stray pod takes traffic"}})
+    assert evaluate(c, snap(pods=[pod("a")]), NS).message == (
+        "Pod a should not exist (a stray pod takes traffic)"
+    )
+
+
 def test_can_i_uses_the_service_account_identity() -> None:
     c = check(
         {

@@ -19,6 +19,9 @@ class AbsentCheck(Target, CheckType):
     reads: ClassVar[tuple[Reads, ...]] = ()
 
     expect: dict[str, Any] = Field(default_factory=dict)
+    why: str | None = Field(
+        None, description="Told to the learner when the check fails: why it must not exist."
+    )
 
     def needs(self, namespace: str) -> list[Need]:
         return self.target_needs(namespace)
@@ -28,7 +31,10 @@ class AbsentCheck(Target, CheckType):
         if not matching:
             return Verdict(True, f"no {self.describe()}" + (" matching" if self.expect else ""))
         names = ", ".join(name_of(o) for o in matching[:3])
+        why = f" ({self.why})" if self.why else ""
         return Verdict(
             False,
-            f"{self.kind} {names} should not exist" + (" in this form" if self.expect else ""),
+            f"{self.kind} {names} should not exist"
+            + (" in this form" if self.expect else "")
+            + why,
         )

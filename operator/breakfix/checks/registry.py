@@ -19,6 +19,7 @@ from breakfix.checks.node_ready import NodeReadyCheck
 from breakfix.checks.pods_ready import PodsReadyCheck
 from breakfix.checks.resource import ResourceCheck
 from breakfix.checks.service_endpoints import ServiceEndpointsCheck
+from breakfix.checks.service_request import ServiceRequestCheck
 from breakfix.checks.static_pod import StaticPodCheck
 from breakfix.checks.workload_available import WorkloadAvailableCheck
 
@@ -40,6 +41,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     NodeFileCheck,
     CredentialCheck,
     ProbeCheck,
+    ServiceRequestCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

@@ -100,8 +100,31 @@ class ProbeNeed:
     url: str
 
 
+@dataclass(frozen=True)
+class RequestNeed:
+    """A real request to a Service's cluster IP from a short-lived client pod in `namespace`:
+    a TCP connect, or an HTTP GET of `path`. The pod goes through kube-proxy and the
+    namespace's NetworkPolicies exactly as the lab's own clients do."""
+
+    namespace: str
+    service: str
+    port: int | str | None
+    path: str | None
+    # Sent this many times, each a new connection that kube-proxy balances on its own: every
+    # one must succeed, so one good endpoint among bad ones does not pass by luck.
+    attempts: int = 3
+    contains: str | None = None
+
+
 Need = (
-    ObjectsNeed | AccessNeed | LogsNeed | EvictionNeed | NodeFileNeed | CredentialNeed | ProbeNeed
+    ObjectsNeed
+    | AccessNeed
+    | LogsNeed
+    | EvictionNeed
+    | NodeFileNeed
+    | CredentialNeed
+    | ProbeNeed
+    | RequestNeed
 )
 
 
@@ -110,6 +133,20 @@ class EvictionAnswer:
     allowed: bool
     # The API server's words when it refuses (a budget, several budgets, ...).
     message: str = ""
+
+
+@dataclass(frozen=True)
+class RequestAnswer:
+    """What the client pod saw: `ok` when it connected (and, for HTTP, got a 2xx answer),
+    `output` the response body or the client's error, `target` the address it dialled."""
+
+    ok: bool
+    output: str
+    target: str
+    # Epoch seconds of the request: an answer is reused while nothing it depends on changed.
+    at: float = 0.0
+    # "n/of": the request the answer is from, when several were sent.
+    attempt: str = ""
 
 
 @dataclass
@@ -129,6 +166,7 @@ class Snapshot:
     probes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     # (node, kubeconfig) -> the agent's answer: status, user, groups, error
     identities: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    requests: dict[RequestNeed, RequestAnswer] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)
 

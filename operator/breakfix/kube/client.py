@@ -225,6 +225,28 @@ class Kube:
             raise
         return True
 
+    async def run_pod(self, namespace: str, pod: Obj, timeout: float) -> str:
+        """Create `pod`, wait until it has finished (Succeeded or Failed), and return its log;
+        the pod is deleted in every case. Raises TimeoutError when it does not finish."""
+        name = pod["metadata"]["name"]
+        await self.apply(pod, namespace)
+        try:
+            await wait_for(
+                self,
+                "v1",
+                "Pod",
+                name,
+                lambda o: (
+                    o is None or (o.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+                ),
+                timeout,
+                namespace,
+            )
+            return await self.logs(namespace, name, None)
+        finally:
+            with contextlib.suppress(ApiException):
+                await self.delete("v1", "Pod", name, namespace, grace_seconds=0)
+
     async def logs(self, namespace: str, pod: str, container: str | None) -> str:
         with contextlib.suppress(ApiException):
             kwargs: dict[str, Any] = {"tail_lines": 500}

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from breakfix.checks.diagnose import labels_match, live
+from breakfix.checks.service_request import (
+    ANSWER_SECONDS,
+    answer_key,
+    find_service,
+    parse_probe_log,
+    probe_pod,
+    resolve_target,
+)
 from breakfix.checks.snapshot import (
     AccessNeed,
     CredentialNeed,
@@ -17,6 +26,8 @@ from breakfix.checks.snapshot import (
     NodeFileNeed,
     ObjectsNeed,
     ProbeNeed,
+    RequestAnswer,
+    RequestNeed,
     Snapshot,
 )
 from breakfix.kube.agent import AgentClient, AgentError, node_address
@@ -27,6 +38,10 @@ from breakfix.kube.watched import BY_API_KIND, watched_namespace
 FETCH_TIMEOUT_SECONDS = 10.0
 # index id -> {namespace or "": iterable of cached objects}
 Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
+
+# The last answer to each service request and what it depended on (service_request.answer_key):
+# the client pod's own events wake the lab, and must not start another client pod.
+_answers: dict[RequestNeed, tuple[tuple[Any, ...], RequestAnswer]] = {}
 
 
 def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
@@ -90,7 +105,7 @@ async def gather(
         except ApiException as exc:
             snapshot.errors[need] = f"{exc.status} {exc.reason}"
 
-    later = (LogsNeed, EvictionNeed)
+    later = (LogsNeed, EvictionNeed, RequestNeed)
     await asyncio.gather(*(fetch(n) for n in needs if not isinstance(n, later)))
     # Logs and evictions come last: which pods to ask about depends on the pods just gathered.
     for need in needs:
@@ -107,6 +122,11 @@ async def gather(
                 snapshot.errors[need] = f"{exc.status} {exc.reason}"
             except (OSError, TimeoutError) as exc:
                 snapshot.errors[need] = f"the API server does not answer: {exc}"
+    for need in needs:
+        if isinstance(need, RequestNeed):
+            answer = await _request(kube, snapshot, need)
+            if answer is not None:
+                snapshot.requests[need] = answer
     for need in needs:
         if isinstance(need, LogsNeed):
             pods = snapshot.list("v1", "Pod", need.namespace)
@@ -131,3 +151,41 @@ async def _agent_address(kube: Kube, indexes: Indexes, name: str) -> str:
     if address is None:
         raise LookupError(f"no Node {name} with an InternalIP to ask its node agent")
     return address
+
+
+async def _request(kube: Kube, snapshot: Snapshot, need: RequestNeed) -> RequestAnswer | None:
+    """The answer to a request through the Service's cluster IP: reused while the Service, its
+    EndpointSlices and the namespace's policies are unchanged and it is recent, else asked
+    again from a new client pod."""
+    service = find_service(snapshot, need.namespace, need.service)
+    if service is None:
+        return None
+    target = resolve_target(service, need.port)
+    if isinstance(target, str):
+        return None
+    key = (
+        *answer_key(
+            service,
+            snapshot.list("discovery.k8s.io/v1", "EndpointSlice", need.namespace),
+            snapshot.list("networking.k8s.io/v1", "NetworkPolicy", need.namespace),
+        ),
+        target,
+    )
+    known = _answers.get(need)
+    if known and known[0] == key and snapshot.now - known[1].at < ANSWER_SECONDS:
+        return known[1]
+    name = f"breakfix-request-{secrets.token_hex(4)}"
+    dialled = f"{target[0]}:{target[1]}"
+    try:
+        log = await kube.run_pod(
+            need.namespace, probe_pod(name, target, need.path, need.attempts, need.contains), 30
+        )
+        answer = parse_probe_log(log, target, snapshot.now)
+    except ApiException as exc:
+        why = f"the client pod could not run: {exc.status} {exc.reason}"
+        answer = RequestAnswer(False, why, dialled, snapshot.now)
+    except TimeoutError:
+        why = "the client pod did not finish within 30s"
+        answer = RequestAnswer(False, why, dialled, snapshot.now)
+    _answers[need] = (key, answer)
+    return answer

@@ -9,6 +9,7 @@ solution.yaml   `explanation` and the `steps` of the reference solution
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,25 +180,83 @@ def load_lab(folder: Path) -> LabFolder:
     return LabFolder(id=lab_id, path=folder, spec=spec, variants=variants)
 
 
-# Constraints a task may state only with the check that enforces them: (what the text says,
-# the check type that must be among the checks, why).
+# Constraints a task may state only with the check that enforces them: (what the constraints
+# say, what a check must name, why). A check "names" it when the text appears in the check's
+# YAML (a field path in an expectation, a kind, a check type).
 STATED_CONSTRAINTS = (
     (
         re.compile(r"\bdo not (?:delete|recreate)\b", re.I),
         "identityKept",
         "says not to delete or recreate an object; an identityKept check must enforce it",
     ),
+    (
+        re.compile(r"\b(?:cannot|do not|don't) (?:create or )?change PersistentVolumes\b", re.I),
+        "PersistentVolume",
+        "says PersistentVolumes may not be changed; a check on the PersistentVolume must "
+        "enforce it",
+    ),
+    (
+        re.compile(r"\breadiness probe\b", re.I),
+        "readinessProbe",
+        "states a constraint on the readiness probe; a check on readinessProbe must enforce it",
+    ),
+    (
+        re.compile(r"\bliveness probe\b", re.I),
+        "livenessProbe",
+        "states a constraint on the liveness probe; a check on livenessProbe must enforce it",
+    ),
+    (
+        re.compile(r"\btolerations?\b", re.I),
+        "tolerations",
+        "states a constraint on tolerations; a check on tolerations must enforce it",
+    ),
+    (
+        re.compile(r"\bemptyDir\b"),
+        "emptyDir",
+        "rules out emptyDir; a check on the volumes must enforce it",
+    ),
+    (
+        re.compile(r"\blabels? (?:on )?nodes\b", re.I),
+        "Node",
+        "says not to label nodes; a check on the Nodes must enforce it",
+    ),
+    (
+        re.compile(r"\bnodeSelector\b"),
+        "nodeSelector",
+        "states a constraint on the nodeSelector; a check on nodeSelector must enforce it",
+    ),
+    (
+        re.compile(r"\bcommand\b", re.I),
+        "command",
+        "states a constraint on the command; a check on the command must enforce it",
+    ),
+    (
+        re.compile(r"\bLimitRange\b"),
+        "LimitRange",
+        "says to keep a LimitRange; a check on the LimitRange must enforce it",
+    ),
 )
+
+
+def constraints_of(task: str) -> str:
+    """The part of a task that states its constraints (from `**Constraints:**` on)."""
+    _, marker, rest = task.partition("**Constraints:**")
+    return rest if marker else ""
 
 
 def stated_but_unchecked(folder: Path, task: str, checks: list[dict[str, Any]]) -> list[Problem]:
     """A constraint written in the task but checked by nothing is a promise the grading does
-    not keep: a learner who breaks it is still Solved."""
+    not keep: a learner who breaks it is still Solved. The check must be a guard (shown to the
+    learner as a constraint), except for identityKept, which is one by nature."""
+    stated = constraints_of(task)
     keys = {key for check in checks for key in check}
+    guards = json.dumps([c for c in checks if c.get("guard")])
     return [
         Problem(str(folder / "task.md"), "", f"the task {why}")
-        for pattern, key, why in STATED_CONSTRAINTS
-        if pattern.search(task) and key not in keys
+        for pattern, needle, why in STATED_CONSTRAINTS
+        if pattern.search(task if needle == "identityKept" else stated)
+        and needle not in keys
+        and not re.search(rf"\b{re.escape(needle)}\b", guards)
     ]
 
 
