@@ -347,8 +347,9 @@ async def run_catalog(
     rng = random.Random()
     jobs: list[tuple[LabFolder, int, str, Variant | None, bool]] = []
     for folder in labs:
-        # Exclusive labs run one at a time: one seed for the reference, each variant its own.
-        count = 1 if folder.spec.exclusive and variants and folder.variants else seeds_per_lab
+        # With variants, one seed for the reference and each variant its own: as many values of
+        # the lab's variables are tried as with more reference runs, in fewer runs.
+        count = 1 if variants and folder.variants else seeds_per_lab
         lab_seeds = seeds or rng.sample(range(1, 100_000), count)
         for index, seed in enumerate(lab_seeds):
             jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}", None, True))
