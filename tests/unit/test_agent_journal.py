@@ -129,3 +129,17 @@ def test_checks_read_configuration_never_credentials(path: str, ok: bool) -> Non
 def test_a_lab_changes_only_kubelet_and_control_plane_files(path: str) -> None:
     with pytest.raises(ValueError, match="may change files under"):
         changes(files=[{"path": path, "content": "x"}])
+
+
+def test_a_kept_file_is_left_alone_then_put_back(store: Store) -> None:
+    wanted = changes(
+        files=[{"path": "/etc/kubernetes/manifests/kube-scheduler.yaml", "keep": True}]
+    )
+    store.save(new_journal("lab-k", wanted, record_files(store, wanted)))
+    assert apply_files(store, wanted) == []
+    target = store.host("/etc/kubernetes/manifests/kube-scheduler.yaml")
+    target.write_text("the learner's edit")
+    journal = store.load("lab-k")
+    assert journal is not None
+    restore_files(store, journal.files)
+    assert target.read_text() == MANIFEST

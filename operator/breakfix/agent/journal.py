@@ -164,6 +164,8 @@ def apply_files(store: Store, changes: NodeChanges) -> list[str]:
     changed = []
     for change in changes.files:
         target = store.host(change.path)
+        if change.keep:
+            continue
         if change.absent:
             if target.exists():
                 target.unlink()

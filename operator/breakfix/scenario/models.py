@@ -159,6 +159,11 @@ class FileChange(Model):
         description="The file must not exist (removed if it does); restore puts back whatever "
         "was there, so a file the learner creates at this path is cleaned up.",
     )
+    keep: bool = Field(
+        False,
+        description="Left as it is, but put back on delete and reset whatever the learner did to "
+        "it: a file the task leads them to edit (the component's manifest).",
+    )
 
     @field_validator("path", "copy_from")
     @classmethod
@@ -173,9 +178,9 @@ class FileChange(Model):
     @model_validator(mode="after")
     def _one(self) -> FileChange:
         given = (bool(self.replace), self.content is not None, self.copy_from is not None)
-        if sum((*given, self.absent)) != 1:
+        if sum((*given, self.absent, self.keep)) != 1:
             raise ValueError(
-                "a file change needs exactly one of replace, content, copyFrom, absent"
+                "a file change needs exactly one of replace, content, copyFrom, absent, keep"
             )
         return self
 
