@@ -78,7 +78,7 @@ def config(local_image: bool) -> str:
         # A node whose kubelet stopped is NotReady after 25 s instead of 50 (its lease is renewed
         # every 10 s): node labs show their symptom sooner. kind's own extra argument is kept.
         "  - |\n    kind: ClusterConfiguration\n    controllerManager:\n      extraArgs:\n"
-        "        - name: enable-hostpath-provisioner\n          value: \"true\"\n"
+        '        - name: enable-hostpath-provisioner\n          value: "true"\n'
         "        - name: node-monitor-grace-period\n          value: 25s\n"
     )
 
