@@ -39,8 +39,10 @@ def test_rendered_chart_is_accepted_by_the_api_server(installed: None) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "CustomResourceDefinition",
+        "DaemonSet",
         "Deployment",
         "Scenario",
+        "Secret",
         "Service",
         "ServiceAccount",
     ]
@@ -69,6 +71,31 @@ def test_operator_pod_is_locked_down() -> None:
     assert security["capabilities"]["drop"] == ["ALL"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert "memory" in container["resources"]["limits"]
+
+
+def test_the_node_agent_holds_no_api_credentials_and_the_operator_shares_its_token() -> None:
+    objs = chart.rendered()
+    [agent] = [o for o in objs if o["kind"] == "DaemonSet"]
+    pod = agent["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["hostNetwork"] is True and pod["hostPID"] is True
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    # Its own name: the operator's Deployment and metrics Service never select it.
+    labels = agent["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "breakfix-agent"
+    [secret] = [o for o in objs if o["kind"] == "Secret"]
+    [deployment] = [o for o in objs if o["kind"] == "Deployment"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["agent-token"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert {v["name"]: v for v in pod["volumes"]}["token"]["secret"]["secretName"] == (
+        secret["metadata"]["name"]
+    )
+    # Without the agent, no privileged pod at all.
+    assert not [
+        o
+        for o in chart.rendered("--set", "agent.enabled=false")
+        if o["kind"] in ("DaemonSet", "Secret")
+    ]
 
 
 def test_unknown_values_are_rejected_with_the_key_named() -> None:
