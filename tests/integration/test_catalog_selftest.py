@@ -29,7 +29,7 @@ _NODE_VARIANTS = os.environ.get("BREAKFIX_NODE_VARIANTS", "1")
 NODE_VARIANTS = None if _NODE_VARIANTS == "all" else int(_NODE_VARIANTS)
 
 
-@pytest.mark.timeout(3600)
+@pytest.mark.timeout(5400)
 def test_every_lab_is_broken_then_solved_and_variants_graded(
     operator: InClusterOperator,
 ) -> None:
