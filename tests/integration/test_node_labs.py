@@ -38,12 +38,16 @@ def test_one_node_lab_at_a_time_and_a_delete_while_the_operator_is_down(
 ) -> None:
     before = cluster_state()
     first, second = "t-holder", "t-waiter"
-    create_lab(first, "controlplane-scheduler-bad-kubeconfig", seed=1)
+    # The holder stops a kubelet on the worker the operator does not run on: the operator,
+    # restarted below, is scheduled on its own worker. (A lab that breaks the scheduler would
+    # leave a restarted operator Pending until the node agent restores the scheduler on its own.)
+    create_lab(first, "node-kubelet-stopped", seed=1)
     wait_condition(first, "Ready", 200)
     status = lab(first)["status"]
     assert status["shell"] == f"docker exec -it {status['node']} bash"
+    assert status["node"] != operator.pod()["spec"]["nodeName"]
     assert cluster_state() != before, "the lab changed nothing that the state shows"
-    create_lab(second, "node-kubelet-stopped", seed=1)
+    create_lab(second, "controlplane-scheduler-bad-kubeconfig", seed=1)
     wait_condition(second, "Ready", 60, status="False")
     waiting = condition(second, "Ready")
     assert waiting["reason"] == "WaitingForExclusiveLab", waiting
