@@ -16,6 +16,7 @@ from breakfix.cli.view import lab_panel, placeholders, task
 from breakfix.kube.client import Kube, wait_for
 from breakfix.lab.conditions import lab_condition as condition
 from breakfix.lab.conditions import ready_or_stuck
+from breakfix.lab.nodes import changes_recorded
 from breakfix.scenario.models import ScenarioSpec
 from breakfix.scenario.render import render
 
@@ -114,7 +115,7 @@ async def start_lab(
     if seed is not None:
         body["spec"]["seed"] = seed
     await kube.apply(body)
-    takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
+    takes_api = spec.node_changes is not None and spec.node_changes.takes_api_server
     with console.status(f"provisioning {scenario} as lab {name}..."):
         if takes_api:
             # Its status says Ready only once the API server answers again: the task is known
@@ -124,7 +125,7 @@ async def start_lab(
                 API_VERSION,
                 "Lab",
                 name,
-                lambda o: bool((o or {}).get("status", {}).get("nodeChanges")),
+                changes_recorded,
                 timeout,
             )
         else:

@@ -203,7 +203,7 @@ class LabLoop:
                 node_changes = [record]
                 # Recorded before anything else, so a crash from here on still reverts the node.
                 await self._write({**action.status, "nodeChanges": node_changes})
-                if changes.order == "first":
+                if not changes.takes_api_server:
                     await apply_on_host(self.agent, record, changes, self.name)
             cluster_objects = await apply_manifests(
                 self.kube, lab, self.namespace, rendered.manifests
@@ -212,7 +212,7 @@ class LabLoop:
                 await self.kube.apply(
                     learner_binding(action.learner, self.namespace), self.namespace
                 )
-            if changes is not None and node_changes and changes.order == "last":
+            if changes is not None and node_changes and changes.takes_api_server:
                 # What it breaks on the node is the API server this provisioning needs.
                 await apply_on_host(self.agent, node_changes[0], changes, self.name)
         except ApiException as exc:

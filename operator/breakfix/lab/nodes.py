@@ -54,3 +54,8 @@ def shell_command(node: Obj | None, name: str) -> str:
         engine = provider.removeprefix("kind://").split("/")[0] or "docker"
         return f"{engine} exec -it {name} bash"
     return f"kubectl debug node/{name} -it --profile=sysadmin --image=busybox -- chroot /host bash"
+
+
+def changes_recorded(lab: Obj | None) -> bool:
+    """The Lab has recorded the node it changes (written just before the node is changed)."""
+    return bool((lab or {}).get("status", {}).get("nodeChanges"))

@@ -231,6 +231,11 @@ class NodeChanges(Model):
     )
 
     @property
+    def takes_api_server(self) -> bool:
+        """Changed after the lab's objects because what it breaks is the API server itself."""
+        return self.order == "last"
+
+    @property
     def on_host(self) -> bool:
         return bool(self.files or self.services or self.restart_containers)
 

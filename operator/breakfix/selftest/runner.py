@@ -22,7 +22,7 @@ from breakfix.kube.client import ApiException, Kube, wait_for
 from breakfix.kube.node_shell import NodeShellError, run_on_node
 from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
-from breakfix.lab.nodes import holder
+from breakfix.lab.nodes import changes_recorded, holder
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Variant
 from breakfix.scenario.render import render, render_steps
@@ -80,7 +80,7 @@ async def run_lab(
     lab_status: dict[str, Any] = {}
     cluster_objects: list[dict[str, Any]] = []
     node_changes: list[dict[str, Any]] = []
-    takes_api = spec.node_changes is not None and spec.node_changes.order == "last"
+    takes_api = spec.node_changes is not None and spec.node_changes.takes_api_server
     try:
         # The API server may still be restarting after the previous node lab was put back.
         if await wait_lab(kube, name, lambda o: True, 180) is not None:
@@ -182,7 +182,7 @@ async def _until_api_gone(kube: Kube, name: str, timeout: float) -> dict[str, An
         API_VERSION,
         "Lab",
         name,
-        lambda o: bool((o or {}).get("status", {}).get("nodeChanges")),
+        changes_recorded,
         timeout,
     )
     while time.monotonic() < deadline:
