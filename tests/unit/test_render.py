@@ -25,6 +25,12 @@ def test_single_expression_keeps_its_type() -> None:
     assert out == {"replicas": 3, "name": "web-3"}
 
 
+def test_a_block_scalar_keeps_its_last_newline() -> None:
+    # "add this line" replacements and onNode scripts end in a newline that is part of them.
+    out = render_tree({"new": "a: 1\n  b: {{ n }}\n", "port": "{{ n }}"}, {"n": 3}, "m")
+    assert out == {"new": "a: 1\n  b: 3\n", "port": 3}
+
+
 def test_undefined_variable_names_the_field() -> None:
     with pytest.raises(RenderError, match=r"m\.metadata\.name: 'nope' is undefined"):
         render_tree({"metadata": {"name": "{{ nope }}"}}, {}, "m")

@@ -4,6 +4,7 @@ credentials never leave the node; only the answer does."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import ssl
 import tempfile
@@ -14,6 +15,8 @@ import aiohttp
 import yaml
 
 KUBECONFIG = re.compile(r"^/etc/kubernetes/[a-z-]+\.conf$")
+# A read of the API, never a write: the answer carries its status only, never the body.
+API_PATH = re.compile(r"^/(api|apis)(/[A-Za-z0-9._-]+)+$")
 REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
 
@@ -61,29 +64,56 @@ def _client(root: Path, path: str) -> tuple[str, ssl.SSLContext, dict[str, str]]
                 raise Unusable(f"{path}: client certificate unusable: {exc}") from exc
     headers = {"Authorization": f"Bearer {user['token']}"} if user.get("token") else {}
     url = str(cluster.get("server", "")).rstrip("/")
-    return url + "/apis/authentication.k8s.io/v1/selfsubjectreviews", tls, headers
+    return url, tls, headers
 
 
-async def whoami(root: Path, path: str) -> dict[str, Any]:
-    """{"status": HTTP status or 0, "user": name, "groups": [...], "error": text}."""
+REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+
+async def whoami(root: Path, path: str, get: str = "") -> dict[str, Any]:
+    """{"status": HTTP status or 0, "user": name, "groups": [...], "error": text}, and with `get`
+    an API path, "get": {"status": ..., "error": ...} of a GET of it."""
     if not KUBECONFIG.match(path):
         raise ValueError(f"{path}: not a kubeconfig the agent uses")
+    if get and not API_PATH.match(get):
+        raise ValueError(f"{get}: not an API path")
     try:
-        url, tls, headers = _client(root, path)
+        server, tls, headers = _client(root, path)
     except Unusable as exc:
         return {"status": 0, "error": str(exc)}
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
-            session.post(url, json=REVIEW, ssl=tls, headers=headers) as response,
-        ):
-            body = await response.json(content_type=None)
-            info = (body.get("status") or {}).get("userInfo") or {}
-            return {
-                "status": response.status,
-                "user": info.get("username", ""),
-                "groups": info.get("groups", []),
-                "error": "" if response.status < 300 else str(body.get("message", "")),
-            }
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            async with session.post(
+                server + REVIEW_PATH, json=REVIEW, ssl=tls, headers=headers
+            ) as response:
+                body = _json(await response.text())
+                info = (body.get("status") or {}).get("userInfo") or {}
+                answer: dict[str, Any] = {
+                    "status": response.status,
+                    "user": info.get("username", ""),
+                    "groups": info.get("groups", []),
+                    "error": _message(response.status, body),
+                }
+            if get:
+                async with session.get(server + get, ssl=tls, headers=headers) as response:
+                    body = _json(await response.text())
+                    answer["get"] = {
+                        "status": response.status,
+                        "error": _message(response.status, body),
+                    }
+            return answer
     except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         return {"status": 0, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _json(text: str) -> dict[str, Any]:
+    """A Status or review; the API server answers some refusals in plain text ("Unauthorized")."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {"message": text.strip()[:200]}
+    return body if isinstance(body, dict) else {"message": str(body)[:200]}
+
+
+def _message(status: int, body: dict[str, Any]) -> str:
+    return "" if status < 300 else str(body.get("message", "")) or f"HTTP {status}"

@@ -5,7 +5,8 @@
     GET    /labs         the journals on this node
     GET    /files?path=  a configuration file's text (manifests, kubelet config; no credentials)
     GET    /probe?url=   GET a loopback URL from the node (a component's health endpoint)
-    GET    /whoami?kubeconfig=  a real request with a kubeconfig on the node: its identity
+    GET    /whoami?kubeconfig=[&get=]  a real request with a kubeconfig on the node: its
+                         identity, and the HTTP status of a GET of an API path with it
     GET    /healthz      liveness, no token
 
 It listens on the node's network, so the operator reaches it while the node's kubelet is stopped
@@ -97,7 +98,11 @@ async def read_file(request: web.Request) -> web.Response:
 
 async def whoami_handler(request: web.Request) -> web.Response:
     try:
-        answer = await whoami(request.app[STORE].root, request.query.get("kubeconfig", ""))
+        answer = await whoami(
+            request.app[STORE].root,
+            request.query.get("kubeconfig", ""),
+            request.query.get("get", ""),
+        )
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=422)
     return web.json_response(answer)

@@ -20,18 +20,42 @@ class CredentialCheck(CheckType):
     node: str = Field(min_length=1)
     kubeconfig: str = Field(pattern=r"^/etc/kubernetes/[a-z-]+\.conf$")
     user: str = Field(min_length=1, description="The username the API server must see.")
+    groups: list[str] | None = Field(
+        None,
+        description="Exactly these groups (besides system:authenticated): a certificate that "
+        "also claims system:masters is another identity.",
+    )
+    refused: bool = Field(
+        False,
+        description="A symptom: the API server refuses the credential (HTTP 401), as a "
+        "certificate it does not trust is refused.",
+    )
+    get: str | None = Field(
+        None,
+        pattern=r"^/(api|apis)(/[A-Za-z0-9._-]+)+$",
+        description="An API path the credential must be allowed to read (HTTP 200), e.g. "
+        "/api/v1/namespaces/<namespace>/pods: authorization, not just authentication.",
+    )
 
     def needs(self, namespace: str) -> list[Need]:
-        return [CredentialNeed(self.node, self.kubeconfig)]
+        return [CredentialNeed(self.node, self.kubeconfig, self.get or "")]
 
     def wakes_on(self, namespace: str) -> set[str]:
         # A component restarted with a new credential shows as its mirror pod changing.
         return {"Node", "Pod"}
 
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
-        answer = snapshot.identities.get((self.node, self.kubeconfig)) or {}
+        answer = snapshot.identities.get((self.node, self.kubeconfig, self.get or "")) or {}
         where = f"{self.kubeconfig} on {self.node}"
         status = int(answer.get("status") or 0)
+        if self.refused:
+            if status == 401:
+                return Verdict(True, f"the API server refuses {where}: Unauthorized")
+            return Verdict(
+                False,
+                f"a request with {where} is not refused as Unauthorized: "
+                f"{answer.get('error') or f'HTTP {status}'}",
+            )
         if status == 0 or status >= 300:
             error = answer.get("error") or f"HTTP {status}"
             return Verdict(False, f"a request with {where} fails: {error}")
@@ -40,4 +64,18 @@ class CredentialCheck(CheckType):
             return Verdict(
                 False, f"{where} authenticates as {user or 'nobody'}, not as {self.user}"
             )
+        if self.groups is not None:
+            groups = sorted(set(answer.get("groups") or []) - {"system:authenticated"})
+            if groups != sorted(set(self.groups)):
+                return Verdict(
+                    False,
+                    f"{where} authenticates as {user} in groups {', '.join(groups) or 'none'}, "
+                    f"not in {', '.join(sorted(self.groups)) or 'none'}",
+                )
+        if self.get:
+            read = answer.get("get") or {}
+            if read.get("status") != 200:
+                why = read.get("error") or f"HTTP {read.get('status') or 'no answer'}"
+                return Verdict(False, f"{where}: GET {self.get} is refused: {why}")
+            return Verdict(True, f"{where} authenticates as {self.user} and may GET {self.get}")
         return Verdict(True, f"{where} authenticates as {self.user}")

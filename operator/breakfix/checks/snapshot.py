@@ -90,6 +90,8 @@ class CredentialNeed:
 
     node: str
     kubeconfig: str
+    # An API path to GET with it as well ("" for none): its HTTP status is in the answer.
+    get: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ class Snapshot:
     # (node, url) -> (HTTP status or 0, body or error)
     probes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     # (node, kubeconfig) -> the agent's answer: status, user, groups, error
-    identities: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    identities: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     requests: dict[RequestNeed, RequestAnswer] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)

@@ -4,6 +4,7 @@ while a lab has the API server or the node's kubelet down."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,14 @@ class AgentClient:
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
                 session.request(method, url, json=body, headers=headers) as response,
             ):
-                answer = await response.json(content_type=None)
+                text = await response.text()
+                try:
+                    answer = json.loads(text)
+                except ValueError:
+                    answer = {"error": f"HTTP {response.status}: {text[:200]}"}
                 if response.status >= 400:
-                    raise AgentError(
-                        f"node agent at {address}: {answer.get('error', response.status)}"
-                    )
+                    error = answer.get("error") if isinstance(answer, dict) else None
+                    raise AgentError(f"node agent at {address}: {error or response.status}")
                 return answer
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise AgentError(f"node agent at {address} does not answer: {exc}") from exc
@@ -91,8 +95,9 @@ class AgentClient:
         answer = await self._call("GET", address, f"/files?path={quote(path)}")
         return None if answer.get("content") is None else str(answer["content"])
 
-    async def whoami(self, address: str, kubeconfig: str) -> Obj:
-        return dict(await self._call("GET", address, f"/whoami?kubeconfig={quote(kubeconfig)}"))
+    async def whoami(self, address: str, kubeconfig: str, get: str = "") -> Obj:
+        query = f"kubeconfig={quote(kubeconfig)}" + (f"&get={quote(get)}" if get else "")
+        return dict(await self._call("GET", address, f"/whoami?{query}"))
 
     async def probe(self, address: str, url: str) -> tuple[int, str]:
         answer = await self._call("GET", address, f"/probe?url={quote(url)}")

@@ -18,6 +18,11 @@ from kubernetes_asyncio.dynamic.resource import Resource
 from breakfix import FIELD_MANAGER
 from breakfix.checks.snapshot import EvictionAnswer
 
+PATCH_CONTENT_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
 Obj = dict[str, Any]
 
 __all__ = ["ApiException", "Kube", "NotFoundError", "ResourceNotFoundError", "load_config"]
@@ -152,11 +157,6 @@ class Kube:
         patch_type: str = "strategic",
         namespace: str | None = None,
     ) -> Obj:
-        content_types = {
-            "strategic": "application/strategic-merge-patch+json",
-            "merge": "application/merge-patch+json",
-            "json": "application/json-patch+json",
-        }
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
         result = await dyn.patch(
@@ -164,12 +164,18 @@ class Kube:
             body=patch,
             name=name,
             namespace=namespace if res.namespaced else None,
-            content_type=content_types[patch_type],
+            content_type=PATCH_CONTENT_TYPES[patch_type],
         )
         return _plain(result)
 
     async def patch_status(
-        self, api_version: str, kind: str, name: str, patch: Obj, namespace: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Obj,
+        namespace: str | None = None,
+        patch_type: str = "merge",
     ) -> None:
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
@@ -178,7 +184,7 @@ class Kube:
             body=patch,
             name=name,
             namespace=namespace if res.namespaced else None,
-            content_type="application/merge-patch+json",
+            content_type=PATCH_CONTENT_TYPES[patch_type],
         )
         _plain(result)
 

@@ -91,9 +91,9 @@ async def gather(
                     ).probe(address, need.url)
                 elif isinstance(need, CredentialNeed):
                     address = await _agent_address(kube, indexes, need.node)
-                    snapshot.identities[(need.node, need.kubeconfig)] = await (
+                    snapshot.identities[(need.node, need.kubeconfig, need.get)] = await (
                         agent or AgentClient.from_env()
-                    ).whoami(address, need.kubeconfig)
+                    ).whoami(address, need.kubeconfig, need.get)
         except ResourceNotFoundError:
             snapshot.errors[need] = "this cluster does not serve that kind"
         except (AgentError, LookupError) as exc:

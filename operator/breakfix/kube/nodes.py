@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from breakfix.kube.agent import AgentClient, node_address
-from breakfix.kube.client import Kube
+from breakfix.kube.client import ApiException, Kube
 from breakfix.lab.nodes import HOLDER
 from breakfix.scenario.models import NodeChanges
 
 Obj = dict[str, Any]
+
+# The kubelet writes its Node every few seconds; a patch made under the resourceVersion just read
+# may meet a newer one. Read again and re-plan, a few times.
+CONFLICT_ATTEMPTS = 5
 
 
 def plan(node: Obj, changes: NodeChanges, lab: str) -> tuple[Obj, Obj]:
@@ -64,15 +70,35 @@ def revert_patch(node: Obj, record: Obj) -> Obj:
     }
 
 
+async def patch_current(kube: Kube, name: str, patch_for: Callable[[Obj], Obj]) -> bool:
+    """Merge-patch the Node as read just now (False if it is gone); again on a conflict."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        node = await kube.get("v1", "Node", name)
+        if node is None:
+            return False
+        try:
+            await kube.patch("v1", "Node", name, patch_for(node), "merge")
+        except ApiException as exc:
+            if exc.status != 409 or attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            continue
+        return True
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 async def apply_changes(kube: Kube, node_name: str, changes: NodeChanges, lab: str) -> Obj:
     """The API part (lock annotation, cordon, taints, labels); the record also says where the
     node agent is, for `apply_on_host` once the record is safely written."""
-    node = await kube.get("v1", "Node", node_name)
-    if node is None:
+    records: list[Obj] = []
+
+    def patch_for(node: Obj) -> Obj:
+        patch, record = plan(node, changes, lab)
+        records[:] = [record]
+        return patch
+
+    if not await patch_current(kube, node_name, patch_for):
         raise LookupError(f"node {node_name} disappeared")
-    patch, record = plan(node, changes, lab)
-    await kube.patch("v1", "Node", node_name, patch, "merge")
-    return record
+    return records[0]
 
 
 async def apply_on_host(agent: AgentClient, record: Obj, changes: NodeChanges, lab: str) -> None:
@@ -87,6 +113,4 @@ async def revert_changes(kube: Kube, records: list[Obj], agent: AgentClient | No
     for record in records:
         if record.get("agent"):
             await (agent or AgentClient.from_env()).restore(record["agent"], record["lab"])
-        node = await kube.get("v1", "Node", record["node"])
-        if node is not None:
-            await kube.patch("v1", "Node", record["node"], revert_patch(node, record), "merge")
+        await patch_current(kube, record["node"], functools.partial(revert_patch, record=record))

@@ -30,7 +30,7 @@ async def apply_solution(
             p = step.patch
             if p.subresource == "status" and isinstance(p.patch, dict):
                 await kube.patch_status(
-                    p.api_version, p.kind, p.name, p.patch, p.namespace or namespace
+                    p.api_version, p.kind, p.name, p.patch, p.namespace or namespace, p.type
                 )
                 continue
             await kube.patch(

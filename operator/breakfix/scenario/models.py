@@ -68,7 +68,7 @@ class PatchStep(ObjectRef):
     type: Literal["strategic", "merge", "json"] = "strategic"
     patch: dict[str, Any] | list[Any]
     subresource: Literal["status"] | None = Field(
-        None, description="`kubectl patch --subresource=status` (a merge patch)."
+        None, description="`kubectl patch --subresource=status`, with the patch's `type`."
     )
 
 

@@ -39,7 +39,8 @@ _NativeSandbox.template_class = _TypedTemplate
 
 
 _TEXT = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-_NATIVE = _NativeSandbox(undefined=jinja2.StrictUndefined)
+# A block scalar ("|") ends in a newline that belongs to its text (a script, a line to add).
+_NATIVE = _NativeSandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def derive_variables(variables: list[Any], scenario: str, seed: int) -> dict[str, Any]:
