@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,42 @@ def test_the_agent_reads_the_api_only(tmp_path: Path) -> None:
         asyncio.run(whoami(tmp_path, "/etc/shadow"))
     answer = asyncio.run(whoami(tmp_path, CONF, PODS))
     assert answer["status"] == 0 and "unusable kubeconfig" in answer["error"]
+
+
+def test_the_agent_reads_a_refusal_as_a_refusal(tmp_path: Path) -> None:
+    """A real API server's 401 is a Status whose `status` is the word "Failure"."""
+    from aiohttp import web
+
+    async def scenario() -> dict[str, Any]:
+        async def refuse(request: web.Request) -> web.Response:
+            return web.json_response(
+                {"kind": "Status", "status": "Failure", "message": "Unauthorized", "code": 401},
+                status=401,
+            )
+
+        app = web.Application()
+        app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", refuse)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        conf = tmp_path / CONF.lstrip("/")
+        conf.parent.mkdir(parents=True)
+        conf.write_text(
+            json.dumps(
+                {
+                    "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                    "users": [{"name": "u", "user": {"token": "t"}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "x",
+                }
+            )
+        )
+        try:
+            return await whoami(tmp_path, CONF)
+        finally:
+            await runner.cleanup()
+
+    answer = asyncio.run(scenario())
+    assert answer == {"status": 401, "user": "", "groups": [], "error": "Unauthorized"}

@@ -87,7 +87,9 @@ async def whoami(root: Path, path: str, get: str = "") -> dict[str, Any]:
                 server + REVIEW_PATH, json=REVIEW, ssl=tls, headers=headers
             ) as response:
                 body = _json(await response.text())
-                info = (body.get("status") or {}).get("userInfo") or {}
+                # A review's status is an object; a refusal's (a Status) is the word "Failure".
+                review = body.get("status") if response.status < 300 else None
+                info = (review.get("userInfo") if isinstance(review, dict) else None) or {}
                 answer: dict[str, Any] = {
                     "status": response.status,
                     "user": info.get("username", ""),
