@@ -126,3 +126,19 @@ def test_the_agent_reads_a_refusal_as_a_refusal(tmp_path: Path) -> None:
 
     answer = asyncio.run(scenario())
     assert answer == {"status": 401, "user": "", "groups": [], "error": "Unauthorized"}
+
+
+def test_node_side_checks_look_again_soon_as_no_watch_sees_a_file_change() -> None:
+    from breakfix.checks.check import Check, evaluate
+
+    body = {"node": "cp", "kubeconfig": CONF, "user": "jane"}
+    c = Check.model_validate({"name": "jane", "description": "d", "credential": body})
+    snapshot = Snapshot(now=100.0)
+    snapshot.identities[("cp", CONF, "")] = jane([])
+    result = evaluate(c, snapshot, "lab-a")
+    assert result.passed and result.recheck_at == 102.0
+    # Checks on API objects are woken by their watches instead.
+    pods = Check.model_validate(
+        {"name": "p", "description": "d", "podsReady": {"selector": {"app": "x"}}}
+    )
+    assert evaluate(pods, Snapshot(now=100.0), "lab-a").recheck_at is None

@@ -87,11 +87,15 @@ def evaluate(check: Check, snapshot: Snapshot, namespace: str) -> CheckResult:
         verdict = Verdict(False, f"could not read the cluster: {failed[0]}")
     else:
         verdict = check.body.verdict(snapshot, namespace)
+    recheck_at = verdict.recheck_at
+    every = type(check.body).recheck_seconds
+    if every is not None:
+        recheck_at = min(recheck_at or float("inf"), snapshot.now + every)
     return CheckResult(
         name=check.name,
         passed=verdict.passed,
         message=verdict.message,
-        recheck_at=verdict.recheck_at,
+        recheck_at=recheck_at,
     )
 
 

@@ -30,6 +30,10 @@ class Reads:
         return self.api_version.rpartition("/")[0]
 
 
+# How often checks that read a node through its agent look again.
+NODE_RECHECK_SECONDS = 2.0
+
+
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
@@ -46,6 +50,10 @@ class CheckType(Model, ABC):
     reads: ClassVar[tuple[Reads, ...]]
     """What grading reads, for every instance; types that read what the check names (resource,
     absent) declare nothing here and the catalog test checks the kinds they name."""
+    recheck_seconds: ClassVar[float | None] = None
+    """For types that read what no watch reaches (a file on a node, an answer of a request made
+    there): look again this often, while the lab is graded. Such labs hold the cluster alone,
+    so at most one lab at a time asks its node agent."""
 
     @abstractmethod
     def needs(self, namespace: str) -> list[Need]:

@@ -9,12 +9,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from breakfix.checks.check_type import CheckType, Reads, Verdict
+from breakfix.checks.check_type import NODE_RECHECK_SECONDS, CheckType, Reads, Verdict
 from breakfix.checks.snapshot import CredentialNeed, Need, Snapshot
 
 
 class CredentialCheck(CheckType):
     key: ClassVar[str] = "credential"
+    # A file edited on the node changes nothing in the API: no event says so.
+    recheck_seconds: ClassVar[float | None] = NODE_RECHECK_SECONDS
     reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
 
     node: str = Field(min_length=1)

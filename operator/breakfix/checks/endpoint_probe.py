@@ -8,12 +8,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from breakfix.checks.check_type import CheckType, Reads, Verdict
+from breakfix.checks.check_type import NODE_RECHECK_SECONDS, CheckType, Reads, Verdict
 from breakfix.checks.snapshot import Need, ProbeNeed, Snapshot
 
 
 class ProbeCheck(CheckType):
     key: ClassVar[str] = "probe"
+    # A component's health endpoint changes nothing in the API: no event says so.
+    recheck_seconds: ClassVar[float | None] = NODE_RECHECK_SECONDS
     reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
 
     node: str = Field(min_length=1)
