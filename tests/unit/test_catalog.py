@@ -80,7 +80,7 @@ def test_a_stated_constraint_needs_its_check(tmp_path: Path) -> None:
     with pytest.raises(
         CatalogError,
         match=r"task.md: the task says not to delete or recreate an object; an identityKept "
-        r"check must enforce it",
+        r"check \(or an invariants rule with keepUid\) must enforce it",
     ):
         load_lab(lab)
 
