@@ -197,19 +197,23 @@ def _list_changes(
             out += field_changes(element, by_name[element["name"]], may_change, sub)
         return out
     unused = list(range(len(now)))
+    missing: list[int] = []
     for index, element in enumerate(provisioned):
         sub = (*path, index)
         found = next(
             (j for j in unused if not field_changes(element, now[j], may_change, sub)), None
         )
-        if found is not None:
-            unused.remove(found)
-        elif index < len(now):
-            out += field_changes(element, now[index], may_change, sub) or [
-                Change(sub, element, now[index])
-            ]
+        if found is None:
+            missing.append(index)
         else:
-            out.append(Change(sub, element, None, "removed"))
+            unused.remove(found)
+    # An element found nowhere is shown against what is left in its place, if anything.
+    for index, other in zip(missing, [*unused, *([None] * len(missing))], strict=False):
+        sub = (*path, index)
+        if other is None:
+            out.append(Change(sub, provisioned[index], None, "removed"))
+        else:
+            out += field_changes(provisioned[index], now[other], may_change, sub)
     return out
 
 
