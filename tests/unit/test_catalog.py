@@ -86,10 +86,11 @@ def test_a_stated_constraint_needs_its_check(tmp_path: Path) -> None:
 
 
 def test_a_stated_constraint_needs_a_guard_that_names_it(tmp_path: Path) -> None:
-    # pending-pvc-unbound says PersistentVolumes cannot be changed; without the guards on the
-    # volume, a learner who enlarges it to fit the claim is Solved.
-    dest = tmp_path / "pending-pvc-unbound"
-    shutil.copytree(LABS / "pending-pvc-unbound", dest)
+    # storage-wrong-storage-class says PersistentVolumes cannot be changed; without the guards
+    # on the volume, a learner who moves it into the claim's class is Solved. (pending-pvc-unbound
+    # states it through its invariants, whose guard keeps the volume.)
+    dest = tmp_path / "storage-wrong-storage-class"
+    shutil.copytree(LABS / "storage-wrong-storage-class", dest)
     checks = (dest / "checks.yaml").read_text()
     start = checks.index("  - name: volume-unchanged")
     end = checks.index("  - name: deployment-kept")
