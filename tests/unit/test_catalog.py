@@ -80,16 +80,17 @@ def test_a_stated_constraint_needs_its_check(tmp_path: Path) -> None:
     with pytest.raises(
         CatalogError,
         match=r"task.md: the task says not to delete or recreate an object; an identityKept "
-        r"check must enforce it",
+        r"check \(or an invariants rule with keepUid\) must enforce it",
     ):
         load_lab(lab)
 
 
 def test_a_stated_constraint_needs_a_guard_that_names_it(tmp_path: Path) -> None:
-    # pending-pvc-unbound says PersistentVolumes cannot be changed; without the guards on the
-    # volume, a learner who enlarges it to fit the claim is Solved.
-    dest = tmp_path / "pending-pvc-unbound"
-    shutil.copytree(LABS / "pending-pvc-unbound", dest)
+    # storage-wrong-storage-class says PersistentVolumes cannot be changed; without the guards
+    # on the volume, a learner who moves it into the claim's class is Solved. (pending-pvc-unbound
+    # states it through its invariants, whose guard keeps the volume.)
+    dest = tmp_path / "storage-wrong-storage-class"
+    shutil.copytree(LABS / "storage-wrong-storage-class", dest)
     checks = (dest / "checks.yaml").read_text()
     start = checks.index("  - name: volume-unchanged")
     end = checks.index("  - name: deployment-kept")
@@ -109,3 +110,41 @@ def test_only_the_constraints_section_states_constraints() -> None:
     task = "The readiness probe fails.\n\n**Constraints:**\n- Keep the command.\n"
     assert constraints_of(task) == "\n- Keep the command.\n"
     assert constraints_of("No constraints here: keep the readiness probe.") == ""
+
+
+def _without_identity_guard(tmp_path: Path) -> Path:
+    lab = broken_copy(tmp_path, "checks.yaml", "    identityKept:", "    identityKeptX:")
+    text = (lab / "checks.yaml").read_text()
+    start = text.index("  - name: deployment-kept")
+    end = text.index("  - name:", start + 1) if "  - name:" in text[start + 1 :] else len(text)
+    (lab / "checks.yaml").write_text(text[:start] + text[end:])
+    variants = (lab / "variants.yaml").read_text()
+    (lab / "variants.yaml").write_text(variants.replace("rejectedBy: deployment-kept", ""))
+    return lab
+
+
+def test_invariants_with_keep_uid_enforce_do_not_delete(tmp_path: Path) -> None:
+    lab = _without_identity_guard(tmp_path)
+    with (lab / "lab.yaml").open("a") as f:
+        f.write(
+            "invariants:\n  objects:\n    - kind: Deployment\n      name: '{{ app }}'\n"
+            "      keepUid: true\n      mayChange: [spec.template.spec.containers]\n"
+        )
+    spec = load_lab(lab).spec
+    assert "provisioned-kept" in {c["name"] for c in spec.all_checks()}
+
+
+def test_a_constraint_the_invariants_state_is_validated_too(tmp_path: Path) -> None:
+    # The line comes from the declaration, not task.md, and says "do not delete" without
+    # keepUid: the validator reads the task as the learner does and rejects it.
+    lab = _without_identity_guard(tmp_path)
+    task = (lab / "task.md").read_text().replace("do not delete", "keep")
+    (lab / "task.md").write_text(task.replace("do not recreate", "keep"))
+    with (lab / "lab.yaml").open("a") as f:
+        f.write(
+            "invariants:\n  objects:\n    - kind: Deployment\n      name: '{{ app }}'\n"
+            "      constraint: Edit the Deployment, do not delete it.\n"
+            "      mayChange: [spec.template.spec.containers]\n"
+        )
+    with pytest.raises(CatalogError, match=r"task.md: the task says not to delete or recreate"):
+        load_lab(lab)

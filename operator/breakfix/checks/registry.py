@@ -17,6 +17,7 @@ from breakfix.checks.network_matrix import NetworkMatrixCheck
 from breakfix.checks.node_file import NodeFileCheck
 from breakfix.checks.node_ready import NodeReadyCheck
 from breakfix.checks.pods_ready import PodsReadyCheck
+from breakfix.checks.provisioned_kept import ProvisionedKeptCheck
 from breakfix.checks.resource import ResourceCheck
 from breakfix.checks.service_endpoints import ServiceEndpointsCheck
 from breakfix.checks.service_request import ServiceRequestCheck
@@ -37,6 +38,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     NetworkMatrixCheck,
     EvictionAllowedCheck,
     IdentityKeptCheck,
+    ProvisionedKeptCheck,
     StaticPodCheck,
     NodeFileCheck,
     CredentialCheck,

@@ -17,7 +17,7 @@ from breakfix.kube.client import Kube, wait_for
 from breakfix.lab.conditions import lab_condition as condition
 from breakfix.lab.conditions import ready_or_stuck
 from breakfix.lab.nodes import changes_recorded
-from breakfix.scenario.models import ScenarioSpec
+from breakfix.scenario.models import Invariants, ScenarioSpec, with_constraints
 from breakfix.scenario.render import render
 
 # With no status this long after creation, the operator is assumed not to be running.
@@ -56,13 +56,21 @@ async def list_scenarios(
     console.print(f"{shown} of {len(items)} scenarios")
 
 
+def stated_task(spec: dict[str, Any]) -> str:
+    """The task with the constraints its `invariants` state, as a started lab shows it."""
+    if not spec.get("invariants"):
+        return str(spec["task"])
+    lines = Invariants.model_validate(spec["invariants"]).constraint_lines()
+    return with_constraints(str(spec["task"]), lines)
+
+
 async def show_scenario(kube: Kube, console: Console, name: str) -> None:
     spec = (await get_scenario(kube, name))["spec"]
     console.print(
         f"[bold]{spec['title']}[/bold] · {spec['difficulty']} · {spec['category']} · "
         f"~{spec.get('estimatedMinutes', '?')} min · {len(spec.get('hints') or [])} hints"
     )
-    console.print(task(placeholders(spec["task"])))
+    console.print(task(placeholders(stated_task(spec))))
     console.print(f"[dim]Start it with: breakfix start {name}[/dim]")
 
 

@@ -129,8 +129,8 @@ def load_lab(folder: Path) -> LabFolder:
     check_names: set[str] | None = None
     try:
         spec = ScenarioSpec.model_validate(raw)
-        check_names = {str(c.get("name")) for c in spec.checks}
-        problems += stated_but_unchecked(folder, task, spec.checks)
+        check_names = {str(c.get("name")) for c in spec.all_checks()}
+        problems += stated_but_unchecked(folder, spec.stated_task(), spec.all_checks())
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -181,13 +181,15 @@ def load_lab(folder: Path) -> LabFolder:
 
 
 # Constraints a task may state only with the check that enforces them: (what the constraints
-# say, what a check must name, why). A check "names" it when the text appears in the check's
-# YAML (a field path in an expectation, a kind, a check type).
+# say, what a check must name (or one of several), why). A check "names" it when the text
+# appears in the check's YAML (a field path in an expectation, a kind, a check type); the guard
+# `invariants` makes names what it keeps of the manifests.
 STATED_CONSTRAINTS = (
     (
         re.compile(r"\bdo not (?:delete|recreate)\b", re.I),
-        "identityKept",
-        "says not to delete or recreate an object; an identityKept check must enforce it",
+        ("identityKept", '"keepUid": true'),
+        "says not to delete or recreate an object; an identityKept check (or an invariants "
+        "rule with keepUid) must enforce it",
     ),
     (
         re.compile(r"\b(?:cannot|do not|don't) (?:create or )?change PersistentVolumes\b", re.I),
@@ -251,12 +253,17 @@ def stated_but_unchecked(folder: Path, task: str, checks: list[dict[str, Any]]) 
     stated = constraints_of(task)
     keys = {key for check in checks for key in check}
     guards = json.dumps([c for c in checks if c.get("guard")])
+
+    def named(needles: str | tuple[str, ...]) -> bool:
+        return any(
+            n in keys or re.search(rf"(?<!\w){re.escape(n)}(?!\w)", guards)
+            for n in ((needles,) if isinstance(needles, str) else needles)
+        )
+
     return [
         Problem(str(folder / "task.md"), "", f"the task {why}")
-        for pattern, needle, why in STATED_CONSTRAINTS
-        if pattern.search(task if needle == "identityKept" else stated)
-        and needle not in keys
-        and not re.search(rf"\b{re.escape(needle)}\b", guards)
+        for pattern, needles, why in STATED_CONSTRAINTS
+        if pattern.search(task if isinstance(needles, tuple) else stated) and not named(needles)
     ]
 
 

@@ -18,6 +18,13 @@ from breakfix.checks.absent import AbsentCheck
 from breakfix.checks.assertion import validate_tree
 from breakfix.checks.check import Check
 from breakfix.checks.models import NAME_PATTERN, Model
+from breakfix.checks.provisioned_kept import (
+    AddRule,
+    ObjectRule,
+    ProvisionedKeptCheck,
+    parse_path,
+    without,
+)
 from breakfix.checks.resource import ResourceCheck
 from breakfix.scenario.template import RenderError, probe_context, render_text, render_tree
 
@@ -255,6 +262,79 @@ class Timeouts(Model):
     )
 
 
+# The check `invariants` becomes, graded and shown like any other guard.
+INVARIANTS_CHECK = "provisioned-kept"
+CONSTRAINTS_MARKER = "**Constraints:**"
+
+
+class Invariants(Model):
+    """What a fix may change of what the lab provisioned, and what it may add; everything else
+    stays as provisioned. One declaration states the constraints in the task (each rule's
+    `constraint`, and `constraint` here for the rest) and makes the guard that enforces them
+    (`provisionedKept`), so the task cannot promise what the grading does not check."""
+
+    constraint: str | None = Field(
+        None,
+        description="The task's line for everything not named in a rule; by default it says "
+        "that the rest stays as provisioned and which new objects a fix may create.",
+    )
+    objects: list[ObjectRule] = Field(default_factory=list)
+    may_add: list[AddRule] = Field(default_factory=list, alias="mayAdd")
+
+    def general_constraint(self) -> str:
+        if self.constraint:
+            return self.constraint
+        kinds = ", ".join(dict.fromkeys(a.kind for a in self.may_add))
+        new = (
+            f"the only new objects a fix may create in `{{{{ namespace }}}}` are of kind {kinds}"
+            if kinds
+            else "do not create other objects in `{{ namespace }}`"
+        )
+        return (
+            "Change only what the fix needs: everything else the lab created stays as it was "
+            f"provisioned, and {new}."
+        )
+
+    def constraint_lines(self) -> list[str]:
+        lines = [r.constraint for r in self.objects if r.constraint]
+        return [" ".join(line.split()) for line in (*lines, self.general_constraint())]
+
+    def check(self, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+        """The guard, as a check of checks.yaml would be written, with the manifests."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        body.pop("constraint", None)
+        for rule in body.get("objects", []):
+            rule.pop("constraint", None)
+        return {
+            "name": INVARIANTS_CHECK,
+            "description": "Everything the lab created is as provisioned, apart from what the "
+            "fix may change, and nothing was added that the task does not allow.",
+            "guard": True,
+            ProvisionedKeptCheck.key: {
+                **body,
+                "why": self.general_constraint(),
+                "provisioned": manifests,
+            },
+        }
+
+
+def with_constraints(task: str, lines: list[str]) -> str:
+    """The task with `lines` added to its Constraints list (a new one at the end if none)."""
+    if not lines:
+        return task
+    bullets = [f"- {line}" for line in lines]
+    rows = task.rstrip("\n").split("\n")
+    at = next((i for i, row in enumerate(rows) if CONSTRAINTS_MARKER in row), None)
+    if at is None:
+        return "\n".join([*rows, "", CONSTRAINTS_MARKER, *bullets]) + "\n"
+    end = at + 1
+    while end < len(rows) and (
+        rows[end].startswith(("- ", "  ")) or (not rows[end].strip() and end == at + 1)
+    ):
+        end += 1
+    return "\n".join([*rows[:end], *bullets, *rows[end:]]) + "\n"
+
+
 class ManifestMeta(Model):
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str = Field(min_length=1)
@@ -298,6 +378,30 @@ class ScenarioSpec(Model):
     checks: list[dict[str, Any]] = Field(min_length=1)
     hints: list[Hint] = Field(default_factory=list, max_length=5)
     solution: Solution
+    invariants: Invariants | None = Field(
+        None,
+        description="What a fix may change of the provisioned objects and what it may add; "
+        "the rest stays as provisioned. States its constraints in the task and grades them.",
+    )
+
+    def stated_task(self) -> str:
+        """The task as the learner reads it: task.md plus the constraints `invariants` states."""
+        if self.invariants is None:
+            return self.task
+        return with_constraints(self.task, self.invariants.constraint_lines())
+
+    def all_checks(self) -> list[dict[str, Any]]:
+        """The checks as written, and the guard `invariants` makes, holding the manifests
+        without the fields a fix may change: what it names is what it grades."""
+        if self.invariants is None:
+            return self.checks
+        rules = {(r.kind, r.name): r for r in self.invariants.objects}
+        graded = []
+        for manifest in manifest_dicts(self):
+            rule = rules.get((manifest["kind"], manifest["metadata"]["name"]))
+            paths = tuple(parse_path(p) for p in rule.may_change) if rule else ()
+            graded.append(without(manifest, paths))
+        return [*self.checks, self.invariants.check(graded)]
 
     @field_validator("symptoms", "checks")
     @classmethod
@@ -319,6 +423,12 @@ class ScenarioSpec(Model):
                 loc = ".".join(str(p) for p in err["loc"])
                 raise ValueError(f"{where}{'.' + loc if loc else ''}: {err['msg']}") from exc
             body = check.body
+            if isinstance(body, ProvisionedKeptCheck):
+                raise ValueError(
+                    f"{where}: provisionedKept is not written in checks.yaml: declare "
+                    "`invariants` in lab.yaml, which states the constraints in the task and "
+                    "makes this check"
+                )
             if isinstance(body, (ResourceCheck, AbsentCheck)):
                 errors = validate_tree(body.expect, f"{where}.expect")
                 if errors:
@@ -334,13 +444,17 @@ class ScenarioSpec(Model):
         # Every template must render, not just the checks: a stray `{#` in a shell command is
         # a Jinja comment, and `validate` should say so rather than the first lab that uses it.
         context = probe_context(self.variables)
-        render_text(self.task, context, "task")
-        for index, manifest in enumerate(self.manifests):
+        render_text(self.stated_task(), context, "task")
+        rendered = [
             render_tree(
                 manifest.model_dump(mode="json", by_alias=True, exclude_none=True),
                 context,
                 f"manifests[{index}]",
             )
+            for index, manifest in enumerate(self.manifests)
+        ]
+        if self.invariants is not None:
+            self._invariants_name_manifests(rendered, context)
         for index, hint in enumerate(self.hints):
             render_text(hint.text, context, f"hints[{index}].text")
         render_tree(
@@ -363,7 +477,25 @@ class ScenarioSpec(Model):
         names = [v.name for v in self.variables]
         if len(set(names)) != len(names):
             raise ValueError("variables: duplicate names")
+        if self.invariants is not None and INVARIANTS_CHECK in {c.get("name") for c in self.checks}:
+            raise ValueError(f"checks: {INVARIANTS_CHECK} is the name of the invariants' check")
         return self
+
+    def _invariants_name_manifests(
+        self, manifests: list[dict[str, Any]], context: dict[str, Any]
+    ) -> None:
+        """A rule for an object the lab does not provision would silently grade nothing."""
+        assert self.invariants is not None
+        provisioned = {(m.get("kind"), (m.get("metadata") or {}).get("name")) for m in manifests}
+        seen = set()
+        for index, rule in enumerate(self.invariants.objects):
+            where = f"invariants.objects[{index}]"
+            name = render_text(rule.name, context, f"{where}.name")
+            if (rule.kind, name) not in provisioned:
+                raise ValueError(f"{where}: the lab provisions no {rule.kind} named {rule.name}")
+            if (rule.kind, name) in seen:
+                raise ValueError(f"{where}: a second rule for {rule.kind} {rule.name}")
+            seen.add((rule.kind, name))
 
 
 def manifest_dicts(spec: ScenarioSpec) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from breakfix.checks.check import Check
+from breakfix.checks.provisioned_kept import ProvisionedKeptCheck
 from breakfix.scenario.models import (
     Hint,
     NodeChanges,
@@ -73,17 +74,24 @@ def render(
     (`lab.nodes.shell_command`)."""
     context = lab_context(spec, scenario, lab, seed, node, shell)
     checks = _render_checks(spec.checks, context, "checks")
+    manifests = [
+        render_tree(m, context, f"manifests[{i}]") for i, m in enumerate(manifest_dicts(spec))
+    ]
+    if spec.invariants is not None:
+        # Rendered like the checks.yaml it stands for, then given the manifests as rendered
+        # here: the provisioned state this lab's objects are compared with.
+        guard = render_tree(spec.invariants.check([]), context, "invariants")
+        guard[ProvisionedKeptCheck.key]["provisioned"] = manifests
+        checks.append(Check.model_validate(guard))
     symptoms = _render_checks(spec.symptoms, context, "symptoms")
     return RenderedScenario(
         context=context,
-        task=render_text(spec.task, context, "task"),
+        task=render_text(spec.stated_task(), context, "task"),
         namespace_labels={
             k: str(v)
             for k, v in render_tree(spec.namespace.labels, context, "namespace.labels").items()
         },
-        manifests=[
-            render_tree(m, context, f"manifests[{i}]") for i, m in enumerate(manifest_dicts(spec))
-        ],
+        manifests=manifests,
         symptoms=symptoms,
         checks=checks,
         hints=[
