@@ -100,6 +100,9 @@ def install(ref: str, *extra: str) -> None:
         [engine.docker(), "image", "inspect", "-f", "{{.Id}}", ref], capture=True
     ).stdout.strip()
     with step("installing the Helm chart (CRDs, Scenarios, operator)"):
+        # Helm installs a chart's crds/ once and never upgrades them: a CRD that gained a field
+        # would go on pruning it from every Scenario the upgrade applies.
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
         run(
             [
                 helm(),
