@@ -328,6 +328,15 @@ CASES = [
         20,
     ),
     Case(
+        # A Lab re-created under its old name meets its old namespace still terminating.
+        "provisioning refused: tried again once the pause is over",
+        [(0, SPEC, Cluster(refuse="namespace is being terminated")), (31, SPEC, Cluster())],
+        ("True", "SymptomsConfirmed"),
+        ("False", "ChecksFailing"),
+        NEW,
+        300,
+    ),
+    Case(
         "exclusive lab: the node is held by a lab that exists",
         [(0, {"scenario": "n"}, Cluster(nodes=[node("u")], labs_alive={"u": True}))],
         ("False", "WaitingForExclusiveLab"),
@@ -386,13 +395,16 @@ def test_subscribes_first_to_the_kinds_its_checks_read_cluster_wide() -> None:
     assert actions[0] == Subscribe("n", frozenset({"Node"}))
 
 
-def test_refused_provisioning_waits_for_the_namespace_after_the_pause() -> None:
+def test_refused_provisioning_tries_again_after_each_pause_not_before() -> None:
     status: Status = {}
-    for offset in (0, 31):
-        decision, actions = step(status, SPEC, Cluster(refuse="no"), T0 + offset)
-        status = decision.status
-    assert (condition(status, "Ready") or {})["reason"] == "Resetting"
-    assert summary(actions) == ["WriteStatus"] and decision.wake_at == T0 + 33
+    decision, actions = step(status, SPEC, Cluster(refuse="no"), T0)
+    decision, actions = step(decision.status, SPEC, Cluster(refuse="no"), T0 + 29)
+    assert summary(actions) == [] and decision.wake_at == T0 + 30
+    decision, actions = step(decision.status, SPEC, Cluster(refuse="no"), T0 + 31)
+    assert summary(actions)[:2] == ["Provision", "TearDown"]
+    assert (condition(decision.status, "Ready") or {})["reason"] == "ProvisioningFailed"
+    assert decision.status["provisioningFailedAt"] == iso(T0 + 31)
+    assert decision.wake_at == T0 + 61
 
 
 def test_a_new_generation_provisions_again_after_a_refusal() -> None:

@@ -174,9 +174,8 @@ def _provisioning(
         retry_at = parse_iso(failed_at) + step.timing.retry_seconds
         if seen.now < retry_at:
             return step.done(retry_at, write=False)
-        return step.not_ready(
-            r.RESETTING, f"waiting for namespace {namespace} to go away", retry=2.0
-        )
+        # The pause is over: try again. A namespace still terminating (a Lab deleted and
+        # created again under its name) refuses it once more, and the lab pauses again.
     return step.ask(Provision(rendered, node, spec.learner, dict(status)))
 
 
