@@ -143,3 +143,26 @@ def test_a_kept_file_is_left_alone_then_put_back(store: Store) -> None:
     assert journal is not None
     restore_files(store, journal.files)
     assert target.read_text() == MANIFEST
+
+
+def test_an_empty_directory_the_runtime_made_in_a_files_place_is_replaced(store: Store) -> None:
+    conf = store.host("/etc/kubernetes/scheduler.conf")
+    conf.write_text("kubeconfig")
+    wanted = changes(files=[{"path": "/etc/kubernetes/scheduler.conf", "content": "wrong"}])
+    store.save(new_journal("lab-a", wanted, record_files(store, wanted)))
+    apply_files(store, wanted)
+    # The learner moves the file away; the kubelet restarts the scheduler meanwhile, and the
+    # runtime makes the missing bind-mount source a directory.
+    conf.unlink()
+    conf.mkdir()
+    journal = store.load("lab-a")
+    assert journal is not None
+    restore_files(store, journal.files)
+    assert conf.is_file() and conf.read_text() == "kubeconfig"
+    # A directory with something in it is not the runtime's: restoring refuses.
+    conf.unlink()
+    conf.mkdir()
+    (conf / "notes").write_text("mine")
+    with pytest.raises(OSError):
+        restore_files(store, journal.files)
+    assert (conf / "notes").exists()

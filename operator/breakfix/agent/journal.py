@@ -193,6 +193,11 @@ def restore_files(store: Store, records: list[FileRecord]) -> None:
             target.unlink(missing_ok=True)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir() and not target.is_symlink():
+            # The runtime makes a missing bind-mount source a directory: a component restarted
+            # while the learner had moved its kubeconfig away leaves an empty one in its place.
+            # (A directory with something in it is not ours to remove: restoring fails.)
+            target.rmdir()
         original = base64.b64decode(record.content)
         if (
             not target.exists()

@@ -64,8 +64,8 @@ async def put_lab(request: web.Request) -> web.Response:
             journal = await changes.apply(request.app[STORE], lab, wanted)
     except (ValidationError, ValueError) as exc:
         return web.json_response({"error": str(exc)}, status=422)
-    except UnitError as exc:
-        return web.json_response({"error": str(exc)}, status=500)
+    except (UnitError, OSError) as exc:
+        return web.json_response({"error": f"changing the node for lab {lab}: {exc}"}, status=500)
     return web.json_response(describe(journal))
 
 
@@ -76,8 +76,9 @@ async def delete_lab(request: web.Request) -> web.Response:
             restored = await changes.restore(request.app[STORE], lab)
     except ChangeError as exc:
         return web.json_response({"error": str(exc)}, status=422)
-    except UnitError as exc:
-        return web.json_response({"error": str(exc)}, status=500)
+    except (UnitError, OSError) as exc:
+        # Said to the operator, which logs it and tries again: the node is not put back yet.
+        return web.json_response({"error": f"restoring the node for lab {lab}: {exc}"}, status=500)
     return web.json_response({"restored": restored})
 
 
