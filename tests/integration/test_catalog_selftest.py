@@ -30,6 +30,13 @@ from tests.paths import LABS, ROOT
 _NODE_VARIANTS = os.environ.get("BREAKFIX_NODE_VARIANTS", "1")
 
 
+def progress(r: Result) -> None:
+    """One line a run as it ends: pytest shows them with a failure, a timeout included, when
+    the table at the end is never printed."""
+    outcome = "ok" if r.passed else f"FAILED: {r.error}"
+    print(f"{r.lab} [{r.variant or 'reference'}] seed {r.seed}: {outcome}", flush=True)
+
+
 def node_variants(labs: list[LabFolder]) -> int | None:
     if _NODE_VARIANTS == "all":
         return None
@@ -53,7 +60,12 @@ def test_every_lab_is_broken_then_solved_and_variants_graded(
         kube = await Kube.connect()
         try:
             return await run_catalog(
-                kube, labs, seeds_per_lab=2, parallel=4, node_variants=node_variants(labs)
+                kube,
+                labs,
+                seeds_per_lab=2,
+                parallel=4,
+                node_variants=node_variants(labs),
+                on_result=progress,
             )
         finally:
             await kube.close()
