@@ -23,10 +23,10 @@ from tests.integration.node_state import cluster_state, wait_whole
 from tests.integration.operator import InClusterOperator
 from tests.paths import LABS, ROOT
 
-# A Node or ControlPlane lab has the cluster to itself for about 50 s a run (72 runs for the
+# A Node or ControlPlane lab has the cluster to itself for about 45 s a run (72 runs for the
 # whole catalog's variants): CI tries its reference solution and first shortcut (the runner takes
 # shortcuts first), which also shows it deleted while still broken. BREAKFIX_NODE_VARIANTS=
-# shortcuts tries every shortcut (about 20 minutes more), "all" the other fixes too, or a number.
+# shortcuts tries every shortcut (about 17 minutes more), "all" the other fixes too, or a number.
 _NODE_VARIANTS = os.environ.get("BREAKFIX_NODE_VARIANTS", "1")
 
 
