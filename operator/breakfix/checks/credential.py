@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from breakfix.agent.credentials import API_PATH, KUBECONFIG
 from breakfix.checks.check_type import NODE_RECHECK_SECONDS, CheckType, Reads, Verdict
 from breakfix.checks.snapshot import CredentialNeed, Need, Snapshot
 
@@ -20,7 +21,7 @@ class CredentialCheck(CheckType):
     reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
 
     node: str = Field(min_length=1)
-    kubeconfig: str = Field(pattern=r"^/etc/kubernetes/[a-z-]+\.conf$")
+    kubeconfig: str = Field(pattern=KUBECONFIG.pattern)
     user: str = Field(min_length=1, description="The username the API server must see.")
     groups: list[str] | None = Field(
         None,
@@ -34,7 +35,7 @@ class CredentialCheck(CheckType):
     )
     get: str | None = Field(
         None,
-        pattern=r"^/(api|apis)(/[A-Za-z0-9._-]+)+$",
+        pattern=API_PATH.pattern,
         description="An API path the credential must be allowed to read (HTTP 200), e.g. "
         "/api/v1/namespaces/<namespace>/pods: authorization, not just authentication.",
     )
