@@ -79,11 +79,23 @@ def wait_whole(before: dict[str, Any], timeout: float = 240) -> None:
     try:
         wait_until(same, timeout, "the cluster to be as before the lab", interval=3)
     except AssertionError:
-        diff = {
-            key: {"before": before.get(key), "after": last[0].get(key)}
-            for key in set(before) | set(last[0])
-            if before.get(key) != last[0].get(key)
-        }
         raise AssertionError(
-            f"the cluster differs from before: {json.dumps(diff, indent=1)}"
+            f"the cluster differs from before: {json.dumps(changes(before, last[0]), indent=1)}"
         ) from None
+
+
+def changes(before: Any, after: Any) -> Any:
+    """Only what differs: for a list (files, taints), the lines gone and the lines new, so a
+    stray file is not lost in a node's hundred unchanged ones."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return {
+            key: changes(before.get(key), after.get(key))
+            for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key)
+        }
+    if isinstance(before, list) and isinstance(after, list):
+        return {
+            "gone": [x for x in before if x not in after],
+            "new": [x for x in after if x not in before],
+        }
+    return {"before": before, "after": after}
