@@ -30,6 +30,12 @@ class FakeKube:
     # pod name -> the message of a refused (dry-run) eviction; other pods are evictable.
     refuse_eviction: dict[str, str] = field(default_factory=dict)
     # Namespaces vanish at once when deleted (no finalizers here).
+    # The API server is away or starting: every read and status write fails with this.
+    outage: Exception | None = None
+
+    def _reachable(self) -> None:
+        if self.outage is not None:
+            raise self.outage
 
     async def resource(self, api_version: str, kind: str) -> Resource:
         return Resource(namespaced=kind not in CLUSTER_SCOPED_KINDS)
@@ -65,12 +71,14 @@ class FakeKube:
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> Obj | None:
+        self._reachable()
         self.calls.append(("get", kind, name))
         return copy.deepcopy(self.objects.get((api_version, kind, namespace or "", name)))
 
     async def list_objects(
         self, api_version: str, kind: str, namespace: str = "", label_selector: str | None = None
     ) -> list[Obj]:
+        self._reachable()
         self.calls.append(("list", kind, namespace, label_selector))
         out = []
         for (av, k, ns, _), obj in sorted(self.objects.items()):
@@ -112,6 +120,7 @@ class FakeKube:
         return copy.deepcopy(obj)
 
     async def patch_status(self, api_version: str, kind: str, name: str, patch: Obj) -> None:
+        self._reachable()
         self.calls.append(("patch_status", kind, name, copy.deepcopy(patch)))
 
     async def can_i(self, user: str, groups: list[str], attributes: Obj) -> bool:

@@ -3,13 +3,25 @@ answers back. (decide() itself is covered by test_decide.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from breakfix.controller.lab_loop import LabLoop, LoopSettings, status_patch
+import aiohttp
+import pytest
+
+from breakfix.controller.lab_loop import (
+    RETRY_MAX_SECONDS,
+    LabLoop,
+    LoopSettings,
+    retry_delay,
+    status_patch,
+)
 from breakfix.controller.signals import Signals
+from breakfix.kube.client import ApiException
 from breakfix.lab.conditions import condition
 from breakfix.lab.nodes import HOLDER
 from tests.unit.fake_kube import FakeKube
@@ -49,9 +61,10 @@ class Lab:
         async def post(type_: str, reason: str, message: str) -> None:
             self.events.append(reason)
 
+        self.signals = Signals()
         self.loop = LabLoop(
             kube=self.kube,  # type: ignore[arg-type]
-            signals=Signals(),
+            signals=self.signals,
             settings=LoopSettings(),
             body=self.body,
             indexes=CacheView(self.kube),
@@ -147,3 +160,62 @@ async def test_node_change_is_recorded_before_the_manifests_and_reverted_on_rese
 
 def test_status_patch_nulls_removed_fields() -> None:
     assert status_patch({"a": 1, "b": 2}, {"a": 1, "c": 3}) == {"c": 3, "b": None}
+
+
+async def _until(predicate: Any, seconds: float) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < seconds, "not within the time allowed"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        ApiException(status=503, reason="Service Unavailable"),  # an API server starting
+        aiohttp.ServerDisconnectedError(),  # one going away mid-request
+    ],
+    ids=["503", "disconnected"],
+)
+async def test_a_step_the_api_server_fails_is_tried_again_in_the_loop_not_by_kopf(
+    outage: Exception,
+) -> None:
+    """An outage mid-step used to end the daemon (Kopf starts it again after 60 s): the loop
+    now rides it out, and a fix made right after the API returns is graded within seconds."""
+    lab = Lab({"scenario": "s", "seed": 7})
+    stop = asyncio.Event()
+    run = asyncio.create_task(lab.loop.run(stop.is_set, stop.wait))
+    try:
+        await _until(lambda: lab.reason("Ready") == "SymptomsConfirmed", 2)
+        lab.kube.outage = outage
+        lab.kube.objects[CONFIGMAP]["data"] = {"mode": "fixed"}
+        lab.signals.lab("t")  # the fix's watch event: the step it wakes meets the outage
+        await asyncio.sleep(retry_delay(1) + retry_delay(2) + 0.2)  # a few failed steps
+        assert not run.done(), run.exception() if run.done() else None
+        assert lab.reason("Solved") != "AllChecksPassed"
+
+        lab.kube.outage = None
+        # No watch event comes (the watch itself is still reconnecting): a retry grades it.
+        took = await _until(lambda: lab.reason("Solved") == "AllChecksPassed", RETRY_MAX_SECONDS)
+        assert took < RETRY_MAX_SECONDS
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 5)
+
+
+def test_retries_back_off_to_a_few_seconds() -> None:
+    delays = [retry_delay(n) for n in range(1, 8)]
+    assert delays[0] == 0.5 and delays == sorted(delays)
+    assert delays[-1] == RETRY_MAX_SECONDS <= 5
+
+
+def test_only_the_api_servers_own_trouble_is_tried_again() -> None:
+    from breakfix.kube.client import transient
+
+    assert transient(ApiException(status=503)) and transient(ApiException(status=429))
+    assert transient(ConnectionRefusedError()) and transient(TimeoutError())
+    assert transient(aiohttp.ServerDisconnectedError())
+    # A refusal says something about the request (or a bug): Kopf reports it, as before.
+    assert not transient(ApiException(status=403)) and not transient(ApiException(status=422))
+    assert not transient(KeyError("spec"))

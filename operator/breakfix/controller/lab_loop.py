@@ -23,7 +23,7 @@ from breakfix import API_VERSION
 from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
-from breakfix.kube.client import ApiException, Kube
+from breakfix.kube.client import ApiException, Kube, transient
 from breakfix.kube.gather import Indexes, gather
 from breakfix.kube.nodes import apply_changes, apply_on_host, revert_changes
 from breakfix.kube.provision import (
@@ -72,6 +72,18 @@ def status_patch(old: Status, new: Status) -> Status:
 
 
 UNSYNCED_RETRY_SECONDS = 2.0
+# A step the API server failed is tried again this soon, doubling up to the cap: left to Kopf,
+# the whole daemon would start again only after its 60 s back-off, and a fix made meanwhile
+# would wait for it.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 4.0
+
+
+def retry_delay(failures: int) -> float:
+    """How long to wait after the `failures`-th step in a row the API server failed."""
+    return float(min(RETRY_FIRST_SECONDS * 2 ** max(failures - 1, 0), RETRY_MAX_SECONDS))
+
+
 # An API server going away may leave a request hanging rather than refused.
 API_TIMEOUT_SECONDS = 10.0
 
@@ -110,9 +122,20 @@ class LabLoop:
         # Listen before the first step: a scenario's pods appear while it is still running, and
         # an event with nobody listening would leave the lab waiting for its safety timer.
         self.signals.flag(self.name)
+        failures = 0
         try:
             while not stopped():
-                wake_at = await self.step()
+                try:
+                    wake_at = await self.step()
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    failures += 1
+                    await self._retry_later(exc, failures, stop_waiter)
+                    continue
+                if failures:
+                    self.logger.info(f"the API server answers again, after {failures} retries")
+                    failures = 0
                 if self.decided != self.written:
                     # Nothing is watched while the API server is away: look again soon.
                     wake_at = min(wake_at, time.time() + UNSYNCED_RETRY_SECONDS)
@@ -129,6 +152,17 @@ class LabLoop:
             self.signals.unsubscribe(self.name)
             metrics.LABS_ACTIVE.dec()
             self._count_solved(False)
+
+    async def _retry_later(
+        self, exc: BaseException, failures: int, stop_waiter: Callable[[], Awaitable[Any]]
+    ) -> None:
+        delay = retry_delay(failures)
+        metrics.STEP_RETRIES.inc()
+        # Once per outage at warning level: a thousand labs would otherwise log each retry.
+        log = self.logger.warning if failures == 1 else self.logger.debug
+        log(f"the API server failed a step ({type(exc).__name__}: {exc}); again in {delay:.1f}s")
+        # A watch event (the API server back, a fix) wakes it sooner.
+        await self.signals.wait(self.name, delay, stop_waiter())
 
     async def step(self) -> float:
         """Decide and act until the decision says when to wake; returns that time."""
@@ -216,6 +250,9 @@ class LabLoop:
                 # What it breaks on the node is the API server this provisioning needs.
                 await apply_on_host(self.agent, node_changes[0], changes, self.name)
         except ApiException as exc:
+            if transient(exc):
+                # Not the scenario's fault: the step is tried again, as after a restart.
+                raise
             return Provisioned(node_changes, [], error=_api_error(exc))
         except (AgentError, LookupError) as exc:
             return Provisioned(node_changes, [], error=str(exc))

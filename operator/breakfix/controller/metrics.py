@@ -17,6 +17,10 @@ EVALUATIONS = Counter(
     "breakfix_lab_evaluations_total", "Passes of a lab loop: each reads its state and grades it."
 )
 STATUS_WRITES = Counter("breakfix_status_writes_total", "Lab status patches sent to the API.")
+STEP_RETRIES = Counter(
+    "breakfix_lab_step_retries_total",
+    "Lab loop steps the API server failed (unreachable, 429 or 5xx), each tried again shortly.",
+)
 PROVISIONED = Counter("breakfix_labs_provisioned_total", "Lab namespaces provisioned.")
 TIME_TO_SOLVE = Histogram(
     "breakfix_time_to_solve_seconds",

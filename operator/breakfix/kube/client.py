@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
@@ -25,7 +26,22 @@ PATCH_CONTENT_TYPES = {
 }
 Obj = dict[str, Any]
 
-__all__ = ["ApiException", "Kube", "NotFoundError", "ResourceNotFoundError", "load_config"]
+__all__ = [
+    "ApiException",
+    "Kube",
+    "NotFoundError",
+    "ResourceNotFoundError",
+    "load_config",
+    "transient",
+]
+
+
+def transient(exc: BaseException) -> bool:
+    """An error the same request may well not meet a moment later: the API server away,
+    restarting, overloaded or failing inside. A refusal (4xx) says something about the request."""
+    if isinstance(exc, ApiException):
+        return exc.status is None or exc.status == 429 or exc.status >= 500
+    return isinstance(exc, (OSError, TimeoutError, aiohttp.ClientError))
 
 
 async def load_config(
