@@ -73,7 +73,7 @@ install: venv ## apply the CRDs and the built-in Scenarios to the current cluste
 
 .PHONY: run
 run: venv ## development: the operator as a local process against the current kubeconfig
-	@echo "The chart's operator must not run beside it: kubectl -n breakfix-system scale deploy/breakfix --replicas=0"
+	@echo "One operator acts at a time: while the chart's leads, this one waits as a standby. To take over: kubectl -n breakfix-system scale deploy/breakfix --replicas=0"
 	$(BIN)/python -m breakfix.controller
 
 .PHONY: chart-scenarios

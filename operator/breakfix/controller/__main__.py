@@ -7,19 +7,24 @@ import argparse
 import asyncio
 import os
 import socket
+import sys
 
 import kopf
 from kopf._core.engines.peering import Identity
 
 import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
 from breakfix.controller import metrics
+from breakfix.controller.leader import run_elected
+from breakfix.kube.client import load_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m breakfix.controller",
         description="The breakfix operator: provisions Labs and grades them live.",
-        epilog="Environment: KUBECONFIG, BREAKFIX_SAFETY_SECONDS (re-check interval without "
+        epilog="Only one operator acts at a time: the others wait as standbys, elected by the "
+        "Lease breakfix-operator in BREAKFIX_LEASE_NAMESPACE (default breakfix-system). "
+        "Environment: KUBECONFIG, BREAKFIX_SAFETY_SECONDS (re-check interval without "
         "events, default 300), BREAKFIX_POLL_SECONDS (benchmark baseline only).",
     )
     parser.add_argument(
@@ -39,14 +44,25 @@ def main(argv: list[str] | None = None) -> None:
     kopf.configure(verbose=args.verbose)
     if args.metrics_port:
         metrics.serve(args.metrics_port)
-    asyncio.run(
-        kopf.operator(
+    sys.exit(asyncio.run(serve(args)))
+
+
+async def serve(args: argparse.Namespace) -> int:
+    api = await load_config()
+
+    async def operate(stop: asyncio.Event) -> None:
+        await kopf.operator(
             clusterwide=True,
             standalone=True,
             liveness_endpoint=args.liveness,
             identity=identity(),
+            stop_flag=stop,
         )
-    )
+
+    try:
+        return await run_elected(api, operate, probe_url=args.liveness)
+    finally:
+        await api.close()
 
 
 def identity() -> Identity:

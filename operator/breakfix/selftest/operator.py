@@ -8,11 +8,24 @@ from collections.abc import AsyncIterator
 
 import kopf
 
+from breakfix.controller.leader import leading_or_refused
+from breakfix.kube.client import load_config
+
 
 @contextlib.asynccontextmanager
 async def inprocess_operator() -> AsyncIterator[None]:
     import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
 
+    api = await load_config()
+    try:
+        async with leading_or_refused(api), _operator():
+            yield
+    finally:
+        await api.close()
+
+
+@contextlib.asynccontextmanager
+async def _operator() -> AsyncIterator[None]:
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
         kopf.operator(clusterwide=True, standalone=True, ready_flag=ready, stop_flag=stop)
