@@ -110,6 +110,22 @@ class SolutionStep(Model):
         description="Pause, as a learner waits for a component to restart.",
     )
 
+    @field_validator("apply")
+    @classmethod
+    def _an_object(cls, obj: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Found now, not when the self-test sends it: what the API server needs to place it.
+        if obj is None:
+            return None
+        meta = obj.get("metadata")
+        heads = (
+            obj.get("apiVersion"),
+            obj.get("kind"),
+            meta.get("name") if isinstance(meta, dict) else None,
+        )
+        if not all(isinstance(h, str) and h for h in heads):
+            raise ValueError("an object needs apiVersion, kind and metadata.name, each a string")
+        return obj
+
     @model_validator(mode="after")
     def _one(self) -> SolutionStep:
         given = (self.apply, self.patch, self.delete, self.on_node, self.drain, self.wait_seconds)
