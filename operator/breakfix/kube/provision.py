@@ -60,13 +60,23 @@ def lab_labels(lab: Obj) -> dict[str, str]:
     }
 
 
+POD_SECURITY = "pod-security.kubernetes.io/"
+# A learner is admin of the lab's namespace: without this, a privileged pod that mounts the node's
+# root is one `kubectl apply` away. A lab about Pod Security sets its own levels instead.
+DEFAULT_POD_SECURITY = {
+    f"{POD_SECURITY}enforce": "baseline",
+    f"{POD_SECURITY}enforce-version": "latest",
+}
+
+
 def namespace_object(lab: Obj, namespace: str, labels: dict[str, str]) -> Obj:
+    policy = {} if any(k.startswith(POD_SECURITY) for k in labels) else DEFAULT_POD_SECURITY
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": namespace,
-            "labels": {**labels, **lab_labels(lab)},
+            "labels": {**policy, **labels, **lab_labels(lab)},
             "ownerReferences": [owner_reference(lab)],
         },
     }
