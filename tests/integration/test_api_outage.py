@@ -1,0 +1,71 @@
+"""The API server goes away for 30 s while a lab runs: the operator rides it out (no restart, no
+Lab graded on what it could not see) and grades a fix made once the API is back within seconds.
+
+The kube-apiserver static pod is stopped the way an administrator would: its manifest moved out of
+/etc/kubernetes/manifests on the control-plane node, then moved back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.integration.cluster import get_json, kubectl, wait_until
+from tests.integration.labs import (
+    apply_reference_solution,
+    condition,
+    create_lab,
+    delete_lab_and_wait_gone,
+    wait_condition,
+)
+from tests.integration.node_state import _engine
+from tests.integration.operator import InClusterOperator
+
+MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+ASIDE = "/etc/kubernetes/kube-apiserver.yaml.outage"
+OUTAGE_SECONDS = 30
+
+
+def control_plane() -> str:
+    [node] = [
+        n["metadata"]["name"]
+        for n in get_json("nodes")["items"]
+        if "node-role.kubernetes.io/control-plane" in n["metadata"].get("labels", {})
+    ]
+    return node
+
+
+def on_node(node: str, script: str) -> None:
+    subprocess.run([_engine(), "exec", node, "sh", "-c", script], check=True, timeout=60)
+
+
+def answers() -> bool:
+    return kubectl("get", "--raw=/readyz", check=False, timeout=5).returncode == 0
+
+
+def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterOperator) -> None:
+    name = "t-outage"
+    create_lab(name, "rbac-missing-permission", seed=4)
+    wait_condition(name, "Ready", 150)
+    restarts = operator.restarts()
+    node = control_plane()
+    try:
+        on_node(node, f"mv {MANIFEST} {ASIDE}")
+        wait_until(lambda: not answers(), 60, "the API server to stop answering")
+        time.sleep(OUTAGE_SECONDS)
+    finally:
+        on_node(node, f"[ -f {ASIDE} ] && mv {ASIDE} {MANIFEST} || true")
+    wait_until(answers, 180, "the API server to answer again", interval=0.2)
+    # Nothing was graded on what could not be seen.
+    assert condition(name, "Solved").get("status") == "False"
+
+    fixed = time.monotonic()
+    apply_reference_solution(name)
+    wait_condition(name, "Solved", 60)
+    took = time.monotonic() - fixed
+    print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s")
+    assert took < 5, f"a fix after the outage took {took:.1f}s to be graded"
+    # Rode it out: neither the kubelet (a failed probe) nor Kopf restarted the operator.
+    assert operator.restarts() == restarts
+    operator.wait_healthy()
+    delete_lab_and_wait_gone(name)
