@@ -112,6 +112,10 @@ bench: venv ## benchmark on the kind cluster: latency, scale, poller baseline
 	$(BIN)/python bench/run.py $(BENCH_ARGS); status=$$?; \
 	kubectl -n breakfix-system scale deployment/breakfix --replicas=1 2>/dev/null; exit $$status
 
+.PHONY: chaos
+chaos: venv ## faults, churn and hostile learners on the kind cluster: 100 churn cycles, kills, an API outage
+	BREAKFIX_CHURN_CYCLES=100 $(BIN)/pytest tests/integration -m chaos -q -s -ra $(PYTEST_ARGS)
+
 .PHONY: test
 test: venv lint chart-lint ## everything: lint, unit tests, then every integration test on kind
 	$(BIN)/breakfix validate labs/

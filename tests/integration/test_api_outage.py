@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
+
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -20,6 +22,8 @@ from tests.integration.labs import (
 )
 from tests.integration.node_state import _engine
 from tests.integration.operator import InClusterOperator
+
+pytestmark = pytest.mark.chaos
 
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 ASIDE = "/etc/kubernetes/kube-apiserver.yaml.outage"

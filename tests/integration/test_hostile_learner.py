@@ -16,6 +16,8 @@ from tests.integration.cluster import kubectl
 from tests.integration.labs import create_lab, delete_lab_and_wait_gone, wait_condition
 from tests.integration.operator import NAMESPACE, InClusterOperator
 
+pytestmark = pytest.mark.chaos
+
 LEARNER = "mallory"
 OWN, OTHER = "t-hostile", "t-hostile-other"
 

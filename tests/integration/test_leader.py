@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.integration.cluster import get_json, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -23,6 +25,8 @@ from tests.integration.labs import (
     wait_condition,
 )
 from tests.integration.operator import NAMESPACE, InClusterOperator
+
+pytestmark = pytest.mark.chaos
 
 LEASE = "breakfix-operator"
 

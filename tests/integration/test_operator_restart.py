@@ -6,6 +6,8 @@ kubelet, as after a crash.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -15,6 +17,8 @@ from tests.integration.labs import (
     wait_condition,
 )
 from tests.integration.operator import NAMESPACE, InClusterOperator
+
+pytestmark = pytest.mark.chaos
 
 
 def test_kill_during_provisioning_then_restart(operator: InClusterOperator) -> None:

@@ -1,0 +1,127 @@
+"""A class's day in minutes: Labs created, fixed, reset and deleted, several at once, and nothing
+left behind: no namespace, labelled object, finalizer or node lock; the operator's memory flat
+and no error in its log.
+
+`make chaos` runs BREAKFIX_CHURN_CYCLES=100; `make test` a shorter churn (the default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.integration.cluster import get_json, kubectl, wait_until
+from tests.integration.labs import (
+    apply_reference_solution,
+    create_lab,
+    delete_lab_and_wait_gone,
+    lab,
+    wait_condition,
+)
+from tests.integration.operator import InClusterOperator
+
+pytestmark = pytest.mark.chaos
+
+CYCLES = int(os.environ.get("BREAKFIX_CHURN_CYCLES", "12"))
+AT_ONCE = 5
+SCENARIOS = (
+    "rbac-missing-permission",
+    "svc-selector-mismatch",
+    "crashloop-bad-command",
+    "config-env-var-typo",
+)
+LAB_LABEL = "breakfix.dev/lab"
+# Every kind a lab may leave behind if cleanup were wrong: its own and the cluster-scoped ones.
+CLUSTER_KINDS = "clusterroles,clusterrolebindings,persistentvolumes,storageclasses"
+
+
+def cycle(index: int) -> float:
+    """create -> Ready -> fix -> Solved -> reset -> Ready (not Solved) -> delete; its seconds."""
+    name = f"t-churn-{index}"
+    started = time.monotonic()
+    create_lab(name, SCENARIOS[index % len(SCENARIOS)], seed=index + 1)
+    wait_condition(name, "Ready", 150)
+    apply_reference_solution(name)
+    wait_condition(name, "Solved", 150)
+    kubectl("patch", "lab", name, "--type=merge", "-p", json.dumps({"spec": {"reset": 1}}))
+    wait_until(
+        lambda: lab(name).get("status", {}).get("observedReset") == 1,
+        150,
+        f"{name} to be provisioned again after its reset",
+    )
+    wait_condition(name, "Ready", 150)
+    wait_condition(name, "Solved", 30, status="False")
+    delete_lab_and_wait_gone(name, timeout=180)
+    return time.monotonic() - started
+
+
+def leftovers() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    churned = [
+        n["metadata"]["name"]
+        for n in get_json("namespaces")["items"]
+        if n["metadata"]["name"].startswith("lab-t-churn-")
+    ]
+    if churned:
+        found["namespaces"] = churned
+    labs = [
+        f"{lb['metadata']['name']} finalizers={lb['metadata'].get('finalizers')}"
+        for lb in get_json("labs")["items"]
+        if lb["metadata"]["name"].startswith("t-churn-")
+    ]
+    if labs:
+        found["labs"] = labs
+    labelled = [
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in get_json(CLUSTER_KINDS, "-l", LAB_LABEL)["items"]
+        if o["metadata"].get("labels", {}).get(LAB_LABEL, "").startswith("t-churn-")
+    ]
+    if labelled:
+        found["cluster objects"] = labelled
+    locks = [
+        n["metadata"]["name"]
+        for n in get_json("nodes")["items"]
+        if (n["metadata"].get("annotations") or {})
+        .get("breakfix.dev/held-by", "")
+        .startswith("t-churn-")
+    ]
+    if locks:
+        found["node locks"] = locks
+    return found
+
+
+def rss(operator: InClusterOperator) -> float:
+    return operator.metric("process_resident_memory_bytes") / 2**20
+
+
+@pytest.mark.timeout(60 + CYCLES * 60)
+def test_churn_leaves_nothing_behind(operator: InClusterOperator) -> None:
+    watcher = InClusterOperator()  # its log from now on
+    before = rss(operator)
+    started = time.monotonic()
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        seconds = list(pool.map(cycle, range(CYCLES)))
+    wall = time.monotonic() - started
+    left = leftovers()
+    after = rss(operator)
+    errors = [line for line in watcher.logs().splitlines() if "[ERROR" in line]
+    report: dict[str, Any] = {
+        "cycles": CYCLES,
+        "at_once": AT_ONCE,
+        "wall_s": round(wall, 1),
+        "cycle_p50_s": round(sorted(seconds)[len(seconds) // 2], 1),
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(after, 1),
+        "leftovers": left,
+        "log_errors": len(errors),
+    }
+    print("\nchurn:", json.dumps(report))
+    assert not left, left
+    assert not errors, "\n".join(errors[:20])
+    # Python keeps some of what it freed: flat means within 5 % (and a few MiB for tiny runs).
+    assert after <= before * 1.05 + 3, report
