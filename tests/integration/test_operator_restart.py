@@ -53,3 +53,56 @@ def test_kill_during_provisioning_then_restart(operator: InClusterOperator) -> N
     assert lab(name)["status"]["startedAt"] == started_at
     assert len(get_json("namespaces", "-l", f"breakfix.dev/lab={name}")["items"]) == 1
     delete_lab_and_wait_gone(name)
+
+
+@pytest.mark.timeout(600)
+def test_killed_after_a_fix_during_a_reset_and_during_a_delete(operator: InClusterOperator) -> None:
+    """Each kill lands right after the step starts; after the restart the Lab is where that step
+    leads, with nothing done twice, no score lost or raised and nothing left."""
+    name = "t-kill-steps"
+    namespace = f"lab-{name}"
+    create_lab(name, "crashloop-bad-command", seed=6)
+    wait_condition(name, "Ready", 150)
+
+    # Between a fix and the status write that grades it.
+    apply_reference_solution(name)
+    operator.kill()
+    operator.wait_healthy()
+    wait_condition(name, "Solved", 90)
+    status = lab(name)["status"]
+    assert status["score"] == 100, status["score"]  # no hint taken: nothing lost
+    assert status.get("firstSolvedAt"), status
+
+    # During a reset: the namespace is being deleted when the operator dies.
+    kubectl("patch", "lab", name, "--type=merge", "-p", '{"spec":{"reset":1}}')
+    wait_until(
+        lambda: (
+            kubectl("get", "namespace", namespace, "-o", "jsonpath={.metadata.deletionTimestamp}",
+                    check=False).stdout
+            or lab(name).get("status", {}).get("observedReset") == 1
+        ),
+        60,
+        "the reset to begin",
+        interval=0.05,
+    )  # fmt: skip
+    operator.kill()
+    operator.wait_healthy()
+    wait_until(lambda: lab(name)["status"].get("observedReset") == 1, 150, "the reset to finish")
+    wait_condition(name, "Ready", 150)
+    wait_condition(name, "Solved", 30, status="False")
+    assert len(get_json("deployments", "-n", namespace)["items"]) == 1
+    # A reset clears progress: the first solve belongs to the old provisioning.
+    assert not lab(name)["status"].get("firstSolvedAt")
+
+    # During a delete: the finalizer is pending when the operator dies.
+    kubectl("delete", "lab", name, "--wait=false")
+    operator.kill()
+    operator.wait_healthy()
+    wait_until(
+        lambda: kubectl("get", "lab", name, check=False).returncode != 0, 120, "the Lab gone"
+    )
+    wait_until(
+        lambda: kubectl("get", "namespace", namespace, check=False).returncode != 0,
+        120,
+        "its namespace gone",
+    )
