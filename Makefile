@@ -53,7 +53,7 @@ first-lab:
 	@echo
 	@echo "Your first lab is ready. Next (kubectl's current context is kind-$(KIND_CLUSTER)):"
 	@echo "  kubectl get lab first -o jsonpath='{.status.namespace}'   # where to work: lab-first"
-	@echo "  kubectl get scenario $(FIRST_LAB) -o jsonpath='{.spec.task}'   # the task"
+	@echo "  kubectl get lab first -o jsonpath='{.status.task}'          # the task"
 	@echo "  kubectl get labs -w                                         # watch it turn Solved"
 	@echo "  docker exec -it $(KIND_CLUSTER)-worker bash                   # a shell on a node"
 

@@ -38,6 +38,9 @@ def test_lab_is_broken_then_solved_then_cleaned_up(
     assert status["passed"] < status["total"]
     failing = [c for c in status["checks"] if not c["passed"]]
     assert failing and all(c["message"] for c in failing)
+    # The learner reads the task with plain kubectl, with this lab's names filled in.
+    task = kubectl("get", "lab", name, "-o", "jsonpath={.status.task}").stdout
+    assert f"lab-{name}" in task and "{{" not in task, task
 
     started = time.monotonic()
     apply_reference_solution(name)

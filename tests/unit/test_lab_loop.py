@@ -219,3 +219,10 @@ def test_only_the_api_servers_own_trouble_is_tried_again() -> None:
     # A refusal says something about the request (or a bug): Kopf reports it, as before.
     assert not transient(ApiException(status=403)) and not transient(ApiException(status=422))
     assert not transient(KeyError("spec"))
+
+
+async def test_the_task_is_in_the_status_rendered_for_this_lab() -> None:
+    lab = Lab({"scenario": "s", "seed": 7})
+    lab.loop.scenarios["s"]["task"] = "Fix the config map `app` in `{{ namespace }}`."  # type: ignore[index]
+    await lab.step()
+    assert lab.loop.written["task"] == "Fix the config map `app` in `lab-t`."

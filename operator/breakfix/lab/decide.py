@@ -267,6 +267,8 @@ def _grading(
     else:
         step.status["hints"] = [h.text for h in revealed]
         step.status["hintsUsed"] = len(revealed)
+    # What the learner reads, with this lab's names: the Scenario holds it unrendered.
+    step.status["task"] = rendered.task
     # Hints are revealed only here, so the status this step started from has the old ones.
     for index in range(len(seen.status.get("hints") or []), len(revealed)):
         step.actions.append(
