@@ -11,7 +11,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml README.md pip-ca.pe[m] ./
 COPY operator ./operator
 RUN if [ -s pip-ca.pem ]; then export PIP_CERT=/src/pip-ca.pem; fi \
-    && python -m venv /opt/breakfix && /opt/breakfix/bin/pip install -q .
+    && python -m venv /opt/breakfix && /opt/breakfix/bin/pip install -q . \
+    && /opt/breakfix/bin/pip uninstall -q -y pip setuptools
 
 FROM ${BASE}
 LABEL org.opencontainers.image.title="breakfix operator" \
