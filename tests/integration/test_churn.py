@@ -61,38 +61,38 @@ def cycle(index: int) -> float:
 
 
 def leftovers() -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    churned = [
-        n["metadata"]["name"]
-        for n in get_json("namespaces")["items"]
-        if n["metadata"]["name"].startswith("lab-t-churn-")
-    ]
-    if churned:
-        found["namespaces"] = churned
-    labs = [
-        f"{lb['metadata']['name']} finalizers={lb['metadata'].get('finalizers')}"
-        for lb in get_json("labs")["items"]
-        if lb["metadata"]["name"].startswith("t-churn-")
-    ]
-    if labs:
-        found["labs"] = labs
-    labelled = [
-        f"{o['kind']}/{o['metadata']['name']}"
-        for o in get_json(CLUSTER_KINDS, "-l", LAB_LABEL)["items"]
-        if o["metadata"].get("labels", {}).get(LAB_LABEL, "").startswith("t-churn-")
-    ]
-    if labelled:
-        found["cluster objects"] = labelled
-    locks = [
-        n["metadata"]["name"]
-        for n in get_json("nodes")["items"]
-        if (n["metadata"].get("annotations") or {})
-        .get("breakfix.dev/held-by", "")
-        .startswith("t-churn-")
-    ]
-    if locks:
-        found["node locks"] = locks
-    return found
+    """What the churned labs left, by where it was found (empty: nothing)."""
+
+    def meta(obj: dict[str, Any]) -> dict[str, Any]:
+        return dict(obj["metadata"])
+
+    churned = {
+        "namespaces": (
+            get_json("namespaces")["items"],
+            lambda o: meta(o)["name"].removeprefix("lab-"),
+            lambda o: meta(o)["name"],
+        ),
+        "labs": (
+            get_json("labs")["items"],
+            lambda o: meta(o)["name"],
+            lambda o: f"{meta(o)['name']} finalizers={meta(o).get('finalizers')}",
+        ),
+        "cluster objects": (
+            get_json(CLUSTER_KINDS, "-l", LAB_LABEL)["items"],
+            lambda o: meta(o).get("labels", {}).get(LAB_LABEL, ""),
+            lambda o: f"{o['kind']}/{meta(o)['name']}",
+        ),
+        "node locks": (
+            get_json("nodes")["items"],
+            lambda o: (meta(o).get("annotations") or {}).get("breakfix.dev/held-by", ""),
+            lambda o: meta(o)["name"],
+        ),
+    }
+    found = {
+        where: [describe(o) for o in items if owner(o).startswith("t-churn-")]
+        for where, (items, owner, describe) in churned.items()
+    }
+    return {where: names for where, names in found.items() if names}
 
 
 def rss(operator: InClusterOperator) -> float:
