@@ -73,3 +73,7 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
     assert operator.restarts() == restarts
     operator.wait_healthy()
     delete_lab_and_wait_gone(name)
+    # The controller manager and scheduler lost their leases in the outage and restart: the
+    # next test starts on a whole control plane.
+    kubectl("-n", "kube-system", "wait", "--for=condition=Ready", "pods", "--all", "--timeout=180s",
+            timeout=200)  # fmt: skip
