@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
 from breakfix import API_VERSION
-from breakfix.kube.client import ApiException, Kube, wait_for
+from breakfix.kube.client import ApiException, Kube, transient, wait_for
 from breakfix.kube.node_shell import NodeShellError, run_on_node
 from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
@@ -30,6 +31,21 @@ from breakfix.scenario.template import namespace_for
 
 # How long a shortcut must leave the lab unsolved to count as rejected.
 SHORTCUT_OBSERVE_SECONDS = 15.0
+
+T = TypeVar("T")
+
+
+async def patiently(call: Callable[[], Awaitable[T]], seconds: float = 120) -> T:
+    """A request the API server may refuse while it starts again (a control-plane lab just put
+    back answers 5xx, or not at all, for a while): tried again until it answers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if not transient(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
 
 
 @dataclass
@@ -85,9 +101,9 @@ async def run_lab(
         # The API server may still be restarting after the previous node lab was put back.
         if await wait_lab(kube, name, lambda o: True, 180) is not None:
             # Left by an interrupted run: gone first, or this run would adopt a dying Lab.
-            await kube.delete(API_VERSION, "Lab", name)
+            await patiently(lambda: kube.delete(API_VERSION, "Lab", name))
             await wait_lab(kube, name, lambda o: o is None, 300)
-        await kube.apply(body)
+        await patiently(lambda: kube.apply(body))
         if takes_api:
             # The lab takes the API server away: its symptom is kubectl not answering, and the
             # operator writes Ready only once the API answers again, after the fix.
@@ -159,8 +175,17 @@ async def run_lab(
                 + "; ".join(failing)
             ) from None
         result.solved_seconds = time.monotonic() - fixed
-    except (AssertionError, TimeoutError, NodeShellError, OSError, aiohttp.ClientError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)
+    except (
+        AssertionError,
+        TimeoutError,
+        NodeShellError,
+        OSError,
+        aiohttp.ClientError,
+        ApiException,
+    ) as exc:
+        result.error = (
+            f"{type(exc).__name__}: {exc}" if isinstance(exc, (OSError, ApiException)) else str(exc)
+        )
     finally:
         cleanup = time.monotonic()
         if takes_api:
@@ -168,8 +193,8 @@ async def run_lab(
         try:
             await cleanup_lab(kube, name, cluster_objects, node_changes)
             result.cleanup_seconds = time.monotonic() - cleanup
-        except (AssertionError, TimeoutError, OSError, aiohttp.ClientError) as exc:
-            result.error = result.error or str(exc)
+        except (AssertionError, TimeoutError, OSError, aiohttp.ClientError, ApiException) as exc:
+            result.error = result.error or f"cleanup: {type(exc).__name__}: {exc}"
     return result
 
 
@@ -268,7 +293,7 @@ async def cleanup_lab(
 ) -> None:
     # After a lab that took the API server down, it may still be coming back.
     await wait_lab(kube, name, lambda o: True, 120)
-    await kube.delete(API_VERSION, "Lab", name)
+    await patiently(lambda: kube.delete(API_VERSION, "Lab", name))
     await wait_lab(kube, name, lambda o: o is None, 240)
     # The Lab is gone once its node is put back. Its namespace goes meanwhile; a node lab's is
     # checked at the end of the run (`namespaces_gone`), so the next one need not wait for it.
@@ -277,7 +302,8 @@ async def cleanup_lab(
     else:
         await wait_for(kube, "v1", "Namespace", namespace_for(name), lambda o: o is None, 180)
     for ref in cluster_objects:
-        if await kube.get(ref["apiVersion"], ref["kind"], ref["name"]) is not None:
+        get = functools.partial(kube.get, ref["apiVersion"], ref["kind"], ref["name"])
+        if await patiently(get):
             await wait_for(
                 kube, ref["apiVersion"], ref["kind"], ref["name"], lambda o: o is None, 60
             )
@@ -371,7 +397,13 @@ async def run_catalog(
             if folder.spec.exclusive:
                 await stack.enter_async_context(exclusive)
             await stack.enter_async_context(gate)
-            result = await run_lab(kube, folder, seed, name, variant, solved)
+            try:
+                result = await run_lab(kube, folder, seed, name, variant, solved)
+            except Exception as exc:
+                # One run's surprise is that run's failure, never the end of the whole catalog
+                # (and of every result so far).
+                result = Result(folder.id, seed, variant.description if variant else None, name)
+                result.error = f"the run itself failed: {type(exc).__name__}: {exc}"
         result.expect_solved = solved
         results.append(result)
         if on_result:
