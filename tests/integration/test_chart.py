@@ -101,9 +101,12 @@ def test_the_node_agent_holds_no_api_credentials_and_the_operator_shares_its_tok
 
 
 def test_unknown_values_are_rejected_with_the_key_named() -> None:
-    proc = chart.template("--set", "replicaCount=2")
+    proc = chart.template("--set", "replicas=2")  # the key is replicaCount
     assert proc.returncode != 0
-    assert "replicaCount" in proc.stderr
+    assert "replicas" in proc.stderr
+    assert chart.template("--set", "replicaCount=2").returncode == 0
+    proc = chart.template("--set", "replicaCount=-1")
+    assert proc.returncode != 0 and "replicaCount" in proc.stderr
     proc = chart.template("--set", "image.pullPolicy=Sometimes")
     assert proc.returncode != 0
     assert "pullPolicy" in proc.stderr
