@@ -60,6 +60,21 @@ class InClusterOperator:
         )
         wait_until(lambda: self.restarts() > before, 60, "the kubelet to restart the operator")
 
+    def crash_pod(self) -> None:
+        """The operator's pod gone at once, as with its node: deleted with no grace (the kubelet
+        SIGKILLs it) and replaced by a new pod, which must wait for the dead one's Lease. Unlike
+        `kill`, no crash-loop back-off of the kubelet grows with each kill."""
+        pod = self.pod()
+        assert pod, "no operator pod"
+        name = pod["metadata"]["name"]
+        kubectl("-n", NAMESPACE, "delete", "pod", name, "--grace-period=0", "--force")
+        wait_until(
+            lambda: (p := self.pod()) is not None and p["metadata"]["name"] != name,
+            60,
+            "a new operator pod",
+        )
+        self.wait_healthy()
+
     def scale(self, replicas: int) -> None:
         kubectl("-n", NAMESPACE, "scale", f"deployment/{DEPLOYMENT}", f"--replicas={replicas}")
         if replicas == 0:
