@@ -67,12 +67,6 @@ class Election:
 
     async def start(self) -> None:
         await self._ensure_namespace()
-        holder = await self.holder()
-        if holder and holder != self.identity:
-            logger.info(
-                f"standby: the Lease {self.namespace}/{LEASE_NAME} is held by {holder}; "
-                "taking over when it is given up or lapses"
-            )
         self.task = asyncio.create_task(self._campaign())
 
     async def _campaign(self) -> None:
@@ -116,6 +110,12 @@ class Election:
         acquired = spec.acquire_time or now
         if holder != self.identity:
             record = (holder, spec.renew_time, spec.lease_duration_seconds)
+            if holder and (self._seen or ("",))[0] != holder:
+                # Said once per holder, from the read the campaign makes anyway.
+                logger.info(
+                    f"standby: the Lease {self.namespace}/{LEASE_NAME} is held by {holder}; "
+                    "taking over when it is given up or lapses"
+                )
             if record != self._seen:
                 self._seen, self._seen_at = record, time.monotonic()
             lapses = spec.lease_duration_seconds or LEASE_SECONDS
