@@ -12,6 +12,7 @@ from breakfix.checks.service_request import (
     EXIT_MARK,
     PROBE_LABEL,
     answer_key,
+    answer_lifetime,
     parse_probe_log,
     probe_pod,
     probe_script,
@@ -235,3 +236,17 @@ def test_no_service_or_no_answer_fails() -> None:
     assert evaluate(req_check(), snap, NS).message == f"no Service named api in namespace {NS}"
     result = evaluate(req_check(), snapshot(None, need), NS)
     assert not result.passed and result.message.endswith("no answer from the client pod yet")
+
+
+def test_a_failed_answer_is_asked_again_soon_then_less_often() -> None:
+    # kube-proxy programs the node a moment after the slices change: a request sent right
+    # after a fix can fail, and must be asked again within seconds, not a minute later.
+    assert [answer_lifetime(False, n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    assert answer_lifetime(True, 0) == 60
+
+
+def test_a_failed_answer_wakes_the_lab_when_it_goes_stale() -> None:
+    need = RequestNeed(NS, "api", None, None, 3, None)
+    answer = RequestAnswer(False, "nc: timed out", "10.96.0.12:80", 90.0, fresh_for=2.0)
+    result = evaluate(req_check(), snapshot(answer, need), NS)
+    assert not result.passed and result.recheck_at == 92.0

@@ -9,7 +9,10 @@ Service's labels is an endpoint too. The answer itself is the outcome.
 
 The operator runs the client pod (kube/gather.py) and keeps its answer while the Service, its
 EndpointSlices and the namespace's NetworkPolicies stay as they were, for at most
-`ANSWER_SECONDS`: the pod's own events wake the lab, and must not start another pod."""
+`ANSWER_SECONDS`: the pod's own events wake the lab, and must not start another pod. A failed
+answer is kept for less, growing from `RETRY_SECONDS`: kube-proxy programs a node's rules a
+moment after the EndpointSlices change, so a request sent right after a fix may still fail,
+and nothing else in the namespace changes to ask again."""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ PROBE_IMAGE = "busybox:1.36"
 EXIT_MARK = "breakfix-exit="
 ATTEMPT_MARK = "breakfix-attempt="
 ANSWER_SECONDS = 60.0
+RETRY_SECONDS = 2.0
 OUTPUT_LIMIT = 400
 
 
@@ -107,7 +111,7 @@ class ServiceRequestCheck(CheckType):
         what = describe_request(self.service, target, self.path, ns)
         if answer is None:
             return Verdict(False, f"{what}: no answer from the client pod yet")
-        recheck = answer.at + ANSWER_SECONDS if answer.at else None
+        recheck = answer.at + answer.fresh_for if answer.at and answer.fresh_for else None
         n, _, of = answer.attempt.partition("/")
         which = f"request {n} of {of}: " if n and n != "1" else ""
         if not answer.ok:
@@ -122,6 +126,15 @@ class ServiceRequestCheck(CheckType):
         said = f" {shorten(answer.output)!r}" if self.path is not None else ""
         times = f" ({of} times)" if of and of != "1" else ""
         return Verdict(True, f"{what}: answered{said}{times}")
+
+
+def answer_lifetime(ok: bool, failures: int) -> float:
+    """How long an answer stands while its inputs are unchanged: a success for
+    `ANSWER_SECONDS`; the `failures`-th failure in a row (from 1) for `RETRY_SECONDS`, doubled
+    each time, up to `ANSWER_SECONDS`, so a lab left broken costs one client pod a minute."""
+    if ok:
+        return ANSWER_SECONDS
+    return min(ANSWER_SECONDS, RETRY_SECONDS * float(2 ** max(0, failures - 1)))
 
 
 def find_service(snapshot: Snapshot, namespace: str, name: str) -> Obj | None:

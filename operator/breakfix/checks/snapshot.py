@@ -149,6 +149,8 @@ class RequestAnswer:
     at: float = 0.0
     # "n/of": the request the answer is from, when several were sent.
     attempt: str = ""
+    # Seconds from `at` for which the answer stands, if nothing it depends on changes.
+    fresh_for: float = 60.0
 
 
 @dataclass

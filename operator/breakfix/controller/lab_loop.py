@@ -24,7 +24,7 @@ from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
 from breakfix.kube.client import ApiException, Kube, transient
-from breakfix.kube.gather import Indexes, gather
+from breakfix.kube.gather import Indexes, forget_requests, gather
 from breakfix.kube.nodes import apply_changes, apply_on_host, revert_changes
 from breakfix.kube.provision import (
     apply_manifests,
@@ -150,6 +150,7 @@ class LabLoop:
                     await self.signals.wait(self.name, self.settings.debounce_seconds, None)
         finally:
             self.signals.unsubscribe(self.name)
+            forget_requests(self.namespace)
             metrics.LABS_ACTIVE.dec()
             self._count_solved(False)
 
@@ -217,11 +218,17 @@ class LabLoop:
                 return replace(seen, provisioned=await self._provision(action))
             case Gather("symptoms", needs):
                 return replace(
-                    seen, symptoms=await gather(self.kube, self._read_from(), [*needs], self.agent)
+                    seen,
+                    symptoms=await gather(
+                        self.kube, self._read_from(), [*needs], self.agent, self._wake
+                    ),
                 )
             case Gather("checks", needs):
                 return replace(
-                    seen, checks=await gather(self.kube, self._read_from(), [*needs], self.agent)
+                    seen,
+                    checks=await gather(
+                        self.kube, self._read_from(), [*needs], self.agent, self._wake
+                    ),
                 )
         return seen
 
@@ -262,6 +269,9 @@ class LabLoop:
             f"in {time.monotonic() - started:.2f}s"
         )
         return Provisioned(node_changes, cluster_objects)
+
+    def _wake(self) -> None:
+        self.signals.lab(self.name)
 
     def _read_from(self) -> Indexes:
         """The watch cache, or nothing (so every read goes to the API) when polling."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from breakfix.checks.diagnose import labels_match, live
 from breakfix.checks.service_request import (
-    ANSWER_SECONDS,
     answer_key,
+    answer_lifetime,
     find_service,
     parse_probe_log,
     probe_pod,
@@ -39,9 +40,12 @@ FETCH_TIMEOUT_SECONDS = 10.0
 # index id -> {namespace or "": iterable of cached objects}
 Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
 
-# The last answer to each service request and what it depended on (service_request.answer_key):
-# the client pod's own events wake the lab, and must not start another client pod.
-_answers: dict[RequestNeed, tuple[tuple[Any, ...], RequestAnswer]] = {}
+# The last answer to each service request, the inputs it was asked under
+# (service_request.answer_key) and how many answers in a row under those inputs failed: the
+# client pod's own events wake the lab, and must not start another client pod.
+_answers: dict[RequestNeed, tuple[tuple[Any, ...], RequestAnswer, int]] = {}
+# The client pod of each request being asked in the background.
+_asking: dict[RequestNeed, asyncio.Task[RequestAnswer]] = {}
 
 
 def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
@@ -57,8 +61,14 @@ def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
 
 
 async def gather(
-    kube: Kube, indexes: Indexes, needs: list[Need], agent: AgentClient | None = None
+    kube: Kube,
+    indexes: Indexes,
+    needs: list[Need],
+    agent: AgentClient | None = None,
+    wake: Callable[[], None] | None = None,
 ) -> Snapshot:
+    """What `needs` ask for, from the watch cache where it has it. `wake` is how a slow answer
+    (a request through a Service) calls the lab back when it is in, instead of being waited for."""
     snapshot = Snapshot(now=time.time())
 
     async def fetch(need: Need) -> None:
@@ -124,7 +134,7 @@ async def gather(
                 snapshot.errors[need] = f"the API server does not answer: {exc}"
     for need in needs:
         if isinstance(need, RequestNeed):
-            answer = await _request(kube, snapshot, need)
+            answer = await _request(kube, snapshot, need, wake)
             if answer is not None:
                 snapshot.requests[need] = answer
     for need in needs:
@@ -153,10 +163,17 @@ async def _agent_address(kube: Kube, indexes: Indexes, name: str) -> str:
     return address
 
 
-async def _request(kube: Kube, snapshot: Snapshot, need: RequestNeed) -> RequestAnswer | None:
+async def _request(
+    kube: Kube, snapshot: Snapshot, need: RequestNeed, wake: Callable[[], None] | None
+) -> RequestAnswer | None:
     """The answer to a request through the Service's cluster IP: reused while the Service, its
     EndpointSlices and the namespace's policies are unchanged and it is recent, else asked
-    again from a new client pod."""
+    again from a new client pod.
+
+    With `wake`, the client pod runs in the background and `wake` is called once its answer is
+    in: a pod takes seconds to start (tens on a busy node), and the lab's other checks must not
+    wait for it. Meanwhile the last answer asked under the same inputs stands (with no time to
+    look again: the wake-up is that time), and there is none if the inputs changed since."""
     service = find_service(snapshot, need.namespace, need.service)
     if service is None:
         return None
@@ -172,20 +189,53 @@ async def _request(kube: Kube, snapshot: Snapshot, need: RequestNeed) -> Request
         target,
     )
     known = _answers.get(need)
-    if known and known[0] == key and snapshot.now - known[1].at < ANSWER_SECONDS:
+    if known and known[0] == key and snapshot.now - known[1].at < known[1].fresh_for:
         return known[1]
+    if wake is None:
+        return await _ask(kube, need, key, target, snapshot.now)
+    asking = _asking.get(need)
+    if asking is None or asking.done():
+        # One client pod at a time per request: the answer under inputs that have changed
+        # since is stored under those, and its wake-up starts the next pod.
+        task = asyncio.create_task(_ask(kube, need, key, target, snapshot.now))
+        task.add_done_callback(lambda _: wake())
+        _asking[need] = task
+    if known and known[0] == key:
+        return replace(known[1], fresh_for=0.0)
+    return None
+
+
+async def _ask(
+    kube: Kube, need: RequestNeed, key: tuple[Any, ...], target: tuple[str, int], now: float
+) -> RequestAnswer:
     name = f"breakfix-request-{secrets.token_hex(4)}"
     dialled = f"{target[0]}:{target[1]}"
     try:
         log = await kube.run_pod(
             need.namespace, probe_pod(name, target, need.path, need.attempts, need.contains), 30
         )
-        answer = parse_probe_log(log, target, snapshot.now)
+        answer = parse_probe_log(log, target, now)
     except ApiException as exc:
         why = f"the client pod could not run: {exc.status} {exc.reason}"
-        answer = RequestAnswer(False, why, dialled, snapshot.now)
-    except TimeoutError:
-        why = "the client pod did not finish within 30s"
-        answer = RequestAnswer(False, why, dialled, snapshot.now)
-    _answers[need] = (key, answer)
+        answer = RequestAnswer(False, why, dialled, now)
+    except (TimeoutError, OSError) as exc:
+        why = (
+            "the client pod did not finish within 30s"
+            if isinstance(exc, TimeoutError)
+            else f"the API server does not answer: {exc}"
+        )
+        answer = RequestAnswer(False, why, dialled, now)
+    known = _answers.get(need)
+    failures = 0 if answer.ok else 1 + (known[2] if known and known[0] == key else 0)
+    answer = replace(answer, fresh_for=answer_lifetime(answer.ok, failures))
+    _answers[need] = (key, answer, failures)
     return answer
+
+
+def forget_requests(namespace: str) -> None:
+    """A lab that ends takes its answers with it, and stops the client pods still asking."""
+    for need in [n for n in _answers.keys() | _asking.keys() if n.namespace == namespace]:
+        _answers.pop(need, None)
+        task = _asking.pop(need, None)
+        if task is not None:
+            task.cancel()
