@@ -8,10 +8,15 @@ WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # pip-ca.pem, when the build context has one (`make image` adds the host's), is the CA bundle pip
 # must trust on a network that inspects TLS; it stays in this discarded stage.
-COPY pyproject.toml README.md pip-ca.pe[m] ./
-COPY operator ./operator
+COPY pyproject.toml pip-ca.pe[m] ./
+# The dependencies in a layer of their own: a change to the code alone reinstalls the package only.
 RUN if [ -s pip-ca.pem ]; then export PIP_CERT=/src/pip-ca.pem; fi \
-    && python -m venv /opt/breakfix && /opt/breakfix/bin/pip install -q . \
+    && python -m venv /opt/breakfix \
+    && /opt/breakfix/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && /opt/breakfix/bin/pip install -q -r requirements.txt "setuptools>=69"
+COPY README.md ./
+COPY operator ./operator
+RUN /opt/breakfix/bin/pip install -q --no-deps --no-build-isolation . \
     && /opt/breakfix/bin/pip uninstall -q -y pip setuptools
 
 FROM ${BASE}
