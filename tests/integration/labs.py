@@ -55,15 +55,21 @@ def wait_condition(name: str, type_: str, timeout: int, status: str = "True") ->
     )
 
 
-def apply_reference_solution(name: str) -> None:
+def apply_reference_solution(
+    name: str, as_user: str | None = None, steps: int | None = None
+) -> None:
+    """The lab's reference solution through kubectl, as `as_user` if given (`--as`); only its
+    first `steps` steps if given (a task done partly)."""
     status = lab(name)["status"]
     scenario = lab(name)["spec"]["scenario"]
     folder = load_lab(LABS / scenario)
     rendered = render(
         folder.spec, scenario, name, int(status["seed"]), status.get("node"), status.get("shell")
     )
-    for command in solution_commands(rendered.solution, status["namespace"]):
-        kubectl(*command.args, input=command.stdin)
+    commands = solution_commands(rendered.solution, status["namespace"])
+    who = [f"--as={as_user}"] if as_user else []
+    for command in commands[:steps]:
+        kubectl(*who, *command.args, input=command.stdin)
 
 
 def delete_lab_and_wait_gone(name: str, timeout: int = 120) -> None:

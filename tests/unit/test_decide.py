@@ -451,3 +451,27 @@ def test_node_changes_are_kept_and_reverted_if_provisioning_then_fails() -> None
     failed = decide(replace(seen, provisioned=Provisioned([record], [], error="no")))
     assert TearDown([], [record], wait=False) in failed.actions
     assert "nodeChanges" not in failed.status
+
+
+def test_deadline_grades_one_last_time_then_nothing_counts() -> None:
+    # An exam's lab: graded until its deadline, then frozen as it was at that moment.
+    spec = {**SPEC, "deadline": iso(T0 + 600)}
+    first, _ = step({}, spec, Cluster(), T0)
+    assert first.wake_at == T0 + 300  # the safety timer comes before the deadline
+    assert first.status["asked"] == ["fixed"]  # what the task asks to fix; "kept" is a guard
+    later, _ = step(first.status, spec, Cluster(), T0 + 400)
+    assert later.wake_at == T0 + 600
+    final, actions = step(later.status, spec, Cluster(), T0 + 600)
+    assert final.status["final"] is True and final.status["progress"] == "1/2"
+    assert "Event DeadlineReached" in summary(actions)
+    # Fixed after the deadline: not gathered, not graded, the status stays.
+    after, actions = step(final.status, spec, Cluster(mode="fixed"), T0 + 700)
+    assert after.status == final.status
+    assert "Gather checks" not in summary(actions)
+
+
+def test_a_lab_not_ready_at_its_deadline_is_final_with_nothing_passed() -> None:
+    spec = {**SPEC, "deadline": iso(T0 + 10)}
+    decision, _ = step({}, spec, Cluster(mode=None), T0 + 20)
+    assert decision.status["final"] is True
+    assert "checks" not in decision.status

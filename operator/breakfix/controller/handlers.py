@@ -241,3 +241,7 @@ async def lab_deleted(
     await revert_changes(state.kube, list(status.get("nodeChanges") or []), state.agent)
     await teardown(state.kube, namespace_for(name), list(status.get("clusterObjects") or []))
     logger.info(f"lab {name} cleaned up")
+
+
+# Registered after everything above: the exam handlers use this module's shared state.
+import breakfix.controller.exams  # noqa: E402, F401

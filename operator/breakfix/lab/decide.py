@@ -220,10 +220,15 @@ def _grading(
     rendered: RenderedScenario,
     namespace: str,
 ) -> Decision:
-    """Confirm the symptoms until Ready, then grade the checks."""
+    """Confirm the symptoms until Ready, then grade the checks; at the deadline, for the last
+    time."""
     seen = step.seen
     revealed = rendered.hints[: spec.hints]
     wake = seen.now + step.timing.safety_seconds
+    if step.status.get("final"):
+        # Graded for the last time at the deadline: nothing done after it counts.
+        return step.done(wake)
+    ends = spec.deadline.timestamp() if spec.deadline else None
     if not is_true(step.status, r.READY):
         if seen.symptoms is None:
             needs = all_needs(rendered.symptoms, namespace)
@@ -267,6 +272,19 @@ def _grading(
     else:
         step.status["hints"] = [h.text for h in revealed]
         step.status["hintsUsed"] = len(revealed)
+    if ends is not None and seen.now >= ends:
+        step.status["final"] = True
+        step.status["finalAt"] = iso(seen.now)
+        step.actions.append(
+            PostEvent(
+                "Normal",
+                r.DEADLINE_REACHED,
+                f"graded for the last time: {step.status.get('progress', 'not Ready, no')} "
+                "checks pass; later changes do not count",
+            )
+        )
+    elif ends is not None:
+        wake = min(wake, ends)
     # What the learner reads, with this lab's names: the Scenario holds it unrendered.
     step.status["task"] = rendered.task
     # Hints are revealed only here, so the status this step started from has the old ones.

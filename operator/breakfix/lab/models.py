@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -28,3 +29,4 @@ class LabSpec(Model):
     reset: int = Field(0, ge=0)
     learner: Learner | None = None
     time_limit_seconds: int | None = Field(None, ge=60, alias="timeLimitSeconds")
+    deadline: datetime | None = None

@@ -42,6 +42,7 @@ CHECK_PASSED = "CheckPassed"
 CHECK_FAILED = "CheckFailed"
 SOLVED_EVENT = "Solved"
 REGRESSED = "Regressed"
+DEADLINE_REACHED = "DeadlineReached"
 
 # Ready=False reasons that no amount of waiting will change: the Lab or Scenario must change.
 TERMINAL_REASONS = frozenset(

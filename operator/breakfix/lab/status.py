@@ -33,6 +33,9 @@ PROGRESS_FIELDS = (
     "timeToSolveSeconds",
     "regressions",
     "nodeChanges",
+    "asked",
+    "final",
+    "finalAt",
 )
 
 
@@ -156,6 +159,10 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
             ev.now,
         )
 
+    if "asked" not in previous:
+        # What the task asks to fix: the checks failing in the lab's first grading. An exam's
+        # partial credit counts these, not those that passed before anything was done.
+        status["asked"] = [e["name"] for e in entries if not e["passed"] and not e["guard"]]
     status.update(
         {
             "checks": entries,
@@ -164,6 +171,7 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
             "progress": f"{passed}/{total}",
             "hints": [h.text for h in ev.revealed],
             "hintsUsed": len(ev.revealed),
+            "hintCost": sum(h.cost for h in ev.revealed),
             "score": score(total, passed, ev.revealed, in_time),
             "startedAt": started,
             "regressions": regressions,

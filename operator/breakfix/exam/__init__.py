@@ -1,0 +1,1 @@
+"""Exams: several labs under one clock, weighted, scored as one."""
