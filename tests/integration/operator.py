@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 from datetime import UTC, datetime
+from typing import Any
 
 from tests.integration.cluster import get_json, kubectl, wait_until
 
@@ -21,7 +22,7 @@ class InClusterOperator:
     def __init__(self) -> None:
         self.since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def pod(self) -> dict | None:
+    def pod(self) -> dict[str, Any] | None:
         pods = [
             p
             for p in get_json("pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.cli import breakfix
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import apply_reference_solution, lab, wait_condition
 from tests.integration.operator import InClusterOperator
@@ -104,7 +107,7 @@ def test_a_second_exam_for_the_same_learner_waits_for_nothing_and_creates_nothin
         delete_exam("t-exam-second")
 
 
-def test_partial_credit_hand_in_and_a_frozen_score(running: Any) -> None:
+def test_partial_credit_hand_in_and_a_frozen_score(running: Any, tmp_path: Path) -> None:
     apply_reference_solution(f"{EXAM}-1", as_user=LEARNER)
     apply_reference_solution(f"{EXAM}-2", as_user=LEARNER)
     # Only the crash of the two faults: the backend runs, the Service still selects nothing.
@@ -123,6 +126,18 @@ def test_partial_credit_hand_in_and_a_frozen_score(running: Any) -> None:
     assert done["passed"] is True and done["result"] == "8/20 (40%)"
     for task in tasks:
         assert lab(task["lab"])["status"]["final"] is True
+
+    # The report for CI and for the learner: one case per task, failures explained.
+    report = tmp_path / "exam.json"
+    xml = tmp_path / "exam.xml"
+    graded = breakfix("exam", "grade", EXAM, "--junit", str(xml), "--json", str(report))
+    assert graded.returncode == 0, graded.stdout + graded.stderr  # passed: 40 % of 40 %
+    assert "8/20 points, 40% — passed" in graded.stdout
+    rendered = json.loads(report.read_text())
+    assert [t["points"] for t in rendered["tasks"]] == [t["points"] for t in tasks]
+    cases = ET.parse(xml).getroot().findall(".//testcase")
+    assert [c.find("failure") is None for c in cases] == [True, True, False, False]
+    assert "expected: " in (cases[2].find("failure").text or "")  # type: ignore[union-attr]
 
     # After the deadline: a fix changes neither the lab nor the exam.
     frozen = lab(f"{EXAM}-4")["status"]

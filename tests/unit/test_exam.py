@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import yaml
 
 from breakfix.exam.decide import (
     DONE,
@@ -231,3 +232,47 @@ def test_handing_in_early_moves_the_deadline_to_now() -> None:
     assert decision.status["deadline"] == iso(T0 + 90) == decision.status["submittedAt"]
     assert sum(isinstance(a, SetDeadline) for a in decision.actions) == 4
     assert decision.status["phase"] == "Grading"
+
+
+@pytest.mark.parametrize("path", sorted((LABS.parent / "exams").glob("*.yaml")), ids=str)
+def test_the_shipped_exams_plan_against_the_catalog(path: Any) -> None:
+    body = yaml.safe_load(path.read_text())
+    spec = ExamSpec.model_validate(body["spec"])
+    tasks = plan(body["metadata"]["name"], spec, CATALOG, 1)
+    assert sum(t.weight for t in tasks) == 100  # points read as percent, as on the real exams
+    assert 10 <= len(tasks) <= 20
+
+
+def test_the_cli_builds_the_exam_from_a_file_or_tags_and_names_mistakes() -> None:
+    from breakfix.cli.exams import exam_from
+    from breakfix.cli.session import CliError
+
+    cka = LABS.parent / "exams" / "cka-troubleshooting.yaml"
+    body = exam_from(cka, [], None, 90, "alice", "alice-cka", None)
+    assert body["metadata"]["name"] == "alice-cka"
+    assert body["spec"]["learner"] == {"kind": "User", "name": "alice"}
+    assert body["spec"]["timeLimitMinutes"] == 90 and len(body["spec"]["tasks"]) == 15
+    sa = exam_from(None, ["cks"], 5, None, "system:serviceaccount:class:bob", None, 70)
+    assert sa["spec"]["pick"] == {"tags": ["cks"], "count": 5}
+    assert sa["spec"]["learner"] == {"kind": "ServiceAccount", "name": "bob", "namespace": "class"}
+    with pytest.raises(CliError, match="who takes the exam"):
+        exam_from(None, ["cks"], 5, None, None, None, None)
+    with pytest.raises(CliError, match=r"spec\.passingScore"):
+        exam_from(cka, [], None, None, "alice", None, 101)
+
+
+def test_the_report_has_one_case_per_task_with_expected_and_found() -> None:
+    from breakfix.exam.report import junit_suite, results
+
+    untouched = lab_status({"a": False}, ["a"])
+    running = decide_exam(observed(labs_with([untouched] * 4), T0 + 30))
+    labs = labs_with([lab_status({"a": True}, ["a"]), untouched, untouched, untouched])
+    done = decide_exam(observed(labs, T0 + 30 + 3600 + GRACE_SECONDS, running.status))
+    exam = {"metadata": {"name": "alice-cka"}, "spec": spec(), "status": done.status}
+    rendered = results(exam, labs)
+    suite = junit_suite(rendered)
+    assert [c.failure is None for c in suite.cases] == [True, False, False, False]
+    assert suite.cases[0].name == "task 1: svc-selector-mismatch (4/4 points)"
+    assert "a: expected: " in (suite.cases[1].failure or "")
+    assert "found: a says so" in (suite.cases[1].failure or "")
+    assert rendered["points"] == 4 and rendered["passed"] is False

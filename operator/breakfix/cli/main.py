@@ -257,6 +257,86 @@ def selftest(
     raise typer.Exit(0 if ok else 1)
 
 
+exam_app = typer.Typer(
+    help="Timed exams: several labs for one learner under one clock, weighted, with a passing "
+    "score. Ready-made: exams/cka-troubleshooting.yaml and exams/cks-hardening.yaml.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(exam_app, name="exam")
+
+
+@exam_app.command("start")
+def exam_start(
+    file: Path | None = typer.Argument(None, help="An Exam file (see exams/)."),
+    tags: list[str] = typer.Option([], "--tags", help="Draw scenarios carrying these tags."),
+    count: int | None = typer.Option(None, min=1, max=30, help="How many scenarios to draw."),
+    minutes: int | None = typer.Option(None, min=5, max=600, help="The time limit."),
+    learner: str | None = typer.Option(
+        None, help="Who takes it: a User name, or system:serviceaccount:NAMESPACE:NAME."
+    ),
+    name: str | None = typer.Option(None, help="The Exam's name (default: the file's)."),
+    passing: int | None = typer.Option(None, min=1, max=100, help="Passing score, percent."),
+    timeout: str = typer.Option("10m", help="How long to wait for every lab to be ready."),
+) -> None:
+    """Create an Exam, wait until all its labs are ready (the clock starts then), and list
+    the tasks.
+
+    **Examples:** `breakfix exam start exams/cka-troubleshooting.yaml --learner alice` ·
+    `breakfix exam start --tags cka --count 15 --minutes 120 --learner alice`
+    """
+    from breakfix.cli import exams
+
+    wait = _duration(timeout)
+    try:
+        body = exams.exam_from(file, tags, count, minutes, learner, name, passing)
+    except session.CliError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.code) from None
+    _run(lambda kube: exams.start_exam(kube, console, body, wait))
+
+
+@exam_app.command("status")
+def exam_status(
+    name: str = typer.Argument(..., help="Exam name."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Update live until it finishes."),
+) -> None:
+    """Points per task and why, the total, and the deadline.
+
+    **Examples:** `breakfix exam status cka-troubleshooting --watch`
+    """
+    from breakfix.cli import exams
+
+    _run(lambda kube: exams.show_exam(kube, console, name, watch))
+
+
+@exam_app.command("submit")
+def exam_submit(name: str = typer.Argument(..., help="Exam name.")) -> None:
+    """Hand the exam in before the deadline: grading stops at once, for every task."""
+    from breakfix.cli import exams
+
+    _run(lambda kube: exams.submit_exam(kube, console, name))
+
+
+@exam_app.command("grade")
+def exam_grade(
+    name: str = typer.Argument(..., help="Exam name."),
+    wait: str = typer.Option("0s", help="Wait up to this long for the exam to finish."),
+    junit: Path | None = typer.Option(None, help="Write JUnit XML here (one case per task)."),
+    json_: Path | None = typer.Option(None, "--json", help="Write a JSON report here."),
+) -> None:
+    """The results: points per task, and for every failed check what was expected beside what
+    was found. Exit 0 only when the exam is passed.
+
+    **Example:** `breakfix exam grade alice-cka --wait 2h --junit exam.xml --json exam.json`
+    """
+    from breakfix.cli import exams
+
+    seconds = _duration(wait)
+    ok = _run(lambda kube: exams.grade_exam(kube, console, name, seconds, junit, json_))
+    raise typer.Exit(0 if ok else 1)
+
+
 def main() -> None:
     app()
 
