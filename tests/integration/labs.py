@@ -56,10 +56,13 @@ def wait_condition(name: str, type_: str, timeout: int, status: str = "True") ->
 
 
 def apply_reference_solution(
-    name: str, as_user: str | None = None, steps: int | None = None
+    name: str,
+    as_user: str | None = None,
+    steps: int | None = None,
+    kubeconfig: str | None = None,
 ) -> None:
-    """The lab's reference solution through kubectl, as `as_user` if given (`--as`); only its
-    first `steps` steps if given (a task done partly)."""
+    """The lab's reference solution through kubectl, as `as_user` if given (`--as`) or with a
+    learner's own `kubeconfig`; only its first `steps` steps if given (a task done partly)."""
     status = lab(name)["status"]
     scenario = lab(name)["spec"]["scenario"]
     folder = load_lab(LABS / scenario)
@@ -68,6 +71,7 @@ def apply_reference_solution(
     )
     commands = solution_commands(rendered.solution, status["namespace"])
     who = [f"--as={as_user}"] if as_user else []
+    who += [f"--kubeconfig={kubeconfig}"] if kubeconfig else []
     for command in commands[:steps]:
         kubectl(*who, *command.args, input=command.stdin)
 

@@ -257,6 +257,32 @@ def selftest(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command("learner-kubeconfig")
+def learner_kubeconfig(
+    lab: str | None = typer.Argument(None, help="The Lab whose learner it is for."),
+    exam: str | None = typer.Option(None, help="Or the Exam whose learner it is for."),
+    hours: float = typer.Option(4.0, min=0.2, max=720, help="How long the credentials last."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write it here (mode 0600) instead of printing it."
+    ),
+) -> None:
+    """A kubeconfig for the learner of a Lab or Exam, with their rights and nothing more:
+    admin in their lab namespaces, read on their own Labs and on Nodes; no Scenario (hints,
+    solutions), no other lab, no Secret elsewhere, no score to change. A User gets a client
+    certificate the cluster signs; a ServiceAccount a bound token.
+
+    **Examples:** `breakfix learner-kubeconfig alice -o alice.kubeconfig` ·
+    `breakfix learner-kubeconfig --exam alice-cka --hours 3 -o alice.kubeconfig`
+    """
+    from breakfix.cli.learner import learner_kubeconfig as issue
+
+    text = _run(lambda kube: issue(kube, lab, exam, hours, output))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        errors.print(f"kubeconfig written to {output}: `KUBECONFIG={output} kubectl get lab`")
+
+
 exam_app = typer.Typer(
     help="Timed exams: several labs for one learner under one clock, weighted, with a passing "
     "score. Ready-made: exams/cka-troubleshooting.yaml and exams/cks-hardening.yaml.",

@@ -29,6 +29,7 @@ from breakfix.kube.nodes import apply_changes, apply_on_host, revert_changes
 from breakfix.kube.provision import (
     apply_manifests,
     learner_binding,
+    learner_cluster_access,
     namespace_object,
     teardown,
     wait_gone,
@@ -253,6 +254,8 @@ class LabLoop:
                 await self.kube.apply(
                     learner_binding(action.learner, self.namespace), self.namespace
                 )
+                for access in learner_cluster_access(action.learner, lab):
+                    await self.kube.apply(access)
             if changes is not None and node_changes and changes.takes_api_server:
                 # What it breaks on the node is the API server this provisioning needs.
                 await apply_on_host(self.agent, node_changes[0], changes, self.name)

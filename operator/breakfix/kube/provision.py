@@ -7,7 +7,14 @@ import copy
 import json
 from typing import Any
 
-from breakfix import API_VERSION, LAB_LABEL, NAMESPACE_PREFIX, PROVISIONED_UIDS, SCENARIO_LABEL
+from breakfix import (
+    API_VERSION,
+    GROUP,
+    LAB_LABEL,
+    NAMESPACE_PREFIX,
+    PROVISIONED_UIDS,
+    SCENARIO_LABEL,
+)
 from breakfix.kube.client import ApiException, Kube
 from breakfix.lab.models import Learner
 
@@ -82,14 +89,19 @@ def namespace_object(lab: Obj, namespace: str, labels: dict[str, str]) -> Obj:
     }
 
 
-def learner_binding(learner: Learner, namespace: str) -> Obj:
-    """Namespace admin for the learner: RBAC labs need Roles and RoleBindings, which `edit`
-    does not grant; the binding is namespaced, so nothing outside the lab is reachable."""
+def learner_subject(learner: Learner) -> Obj:
     subject: Obj = {"kind": learner.kind, "name": learner.name}
     if learner.kind == "ServiceAccount":
         subject["namespace"] = learner.namespace
     else:
         subject["apiGroup"] = "rbac.authorization.k8s.io"
+    return subject
+
+
+def learner_binding(learner: Learner, namespace: str) -> Obj:
+    """Namespace admin for the learner: RBAC labs need Roles and RoleBindings, which `edit`
+    does not grant; the binding is namespaced, so nothing outside the lab is reachable."""
+    subject = learner_subject(learner)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
@@ -101,6 +113,40 @@ def learner_binding(learner: Learner, namespace: str) -> Obj:
         },
         "subjects": [subject],
     }
+
+
+def learner_cluster_access(learner: Learner, lab: Obj) -> list[Obj]:
+    """Outside the lab's namespace the learner reads their own Lab (its task, hints, progress)
+    and the Nodes (where pods run, which is cordoned), and nothing else: no Scenario (it holds
+    the hints and the solution), no other Lab, no Secret anywhere else. Owned by the Lab."""
+    name = f"breakfix-learner-{lab['metadata']['name']}"
+    meta = {
+        "name": name,
+        "labels": lab_labels(lab),
+        "ownerReferences": [owner_reference(lab)],
+    }
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": meta,
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "resources": ["labs"],
+                "resourceNames": [lab["metadata"]["name"]],
+                "verbs": ["get", "list", "watch"],
+            },
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [learner_subject(learner)],
+    }
+    return [role, binding]
 
 
 async def apply_manifests(kube: Kube, lab: Obj, namespace: str, manifests: list[Obj]) -> list[Obj]:
