@@ -41,6 +41,7 @@ def install_scenarios() -> None:
         "--timeout=60s",
         "crd/labs.breakfix.dev",
         "crd/scenarios.breakfix.dev",
+        "crd/exams.breakfix.dev",
     )
     scenarios = subprocess.run(
         [sys.executable, "-m", "breakfix.cli.main", "export", str(ROOT / "labs")],
@@ -82,3 +83,9 @@ def no_operator(installed: None) -> Iterator[None]:
         yield
     finally:
         op.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.integration.chaos_report import report
+
+    report(ROOT / "chaos-report.json")

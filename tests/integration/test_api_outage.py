@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.integration.chaos_report import record
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -68,6 +69,7 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
     wait_condition(name, "Solved", 60)
     took = time.monotonic() - fixed
     print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s")
+    record("API server stopped", outage_s=OUTAGE_SECONDS, fix_graded_after_s=round(took, 2))
     assert took < 5, f"a fix after the outage took {took:.1f}s to be graded"
     # Rode it out: neither the kubelet (a failed probe) nor Kopf restarted the operator.
     assert operator.restarts() == restarts

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.chaos_report import record
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -121,6 +122,7 @@ def test_churn_leaves_nothing_behind(operator: InClusterOperator) -> None:
         "log_errors": len(errors),
     }
     print("\nchurn:", json.dumps(report))
+    record("churn", **{**report, "leftovers": sum(len(v) for v in left.values())})
     assert not left, left
     assert not errors, "\n".join(errors[:20])
     # Python keeps some of what it freed: flat means within 5 % (and a few MiB for tiny runs).

@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from tests.integration.chaos_report import count
 from tests.integration.cluster import kubectl
 from tests.integration.labs import create_lab, delete_lab_and_wait_gone, wait_condition
 from tests.integration.operator import NAMESPACE, InClusterOperator
@@ -124,9 +125,11 @@ def test_the_learner_works_in_its_own_lab(labs: object) -> None:
 def test_every_escape_is_refused(labs: object, attempt: str) -> None:
     args, stdin = ATTEMPTS[attempt]
     code, out = as_learner(args, stdin)
+    count("escapes", "attempted")
     assert code != 0, f"{attempt}: allowed: {out}"
     # Refused by authorization (Forbidden) or by Pod Security admission, never by a typo.
     assert "forbidden" in out.lower() or "violates podsecurity" in out.lower(), out
+    count("escapes", "refused")
 
 
 def test_the_learner_cannot_impersonate_anyone(labs: object) -> None:

@@ -12,12 +12,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.chaos_report import count
 from tests.integration.cluster import kubectl
 from tests.integration.operator import InClusterOperator
 
 pytestmark = pytest.mark.chaos
 
 EXAMPLES = int(os.environ.get("BREAKFIX_FUZZ_EXAMPLES", "40"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 40,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 anything = st.recursive(
     st.none()
@@ -50,13 +58,7 @@ specs = st.dictionaries(
 )
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=EXAMPLES <= 40,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FUZZ
 @given(spec=specs)
 def test_a_lab_spec_is_admitted_or_refused_naming_the_field(
     operator: InClusterOperator, spec: dict[str, Any]
@@ -69,7 +71,51 @@ def test_a_lab_spec_is_admitted_or_refused_naming_the_field(
     }
     proc = kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(body), check=False)
     if proc.returncode == 0:
+        count("Lab specs fuzzed", "admitted")
         return
     message = proc.stderr
     assert "InternalError" not in message and "500" not in message, message
     assert "spec" in message, f"refused without naming a field: {message}"
+    count("Lab specs fuzzed", "refused naming the field")
+
+
+EXAM_FIELDS = (
+    "learner", "tasks", "pick", "seed", "timeLimitMinutes", "passingScore", "submitted", "other",
+)  # fmt: skip
+tasks = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "scenario": st.sampled_from(["crashloop-bad-command", "no-such-lab", "", "A_B"]),
+            "weight": st.integers(-2, 120),
+            "seed": st.integers(-2, 5),
+        },
+    ),
+    max_size=3,
+)
+exam_specs = st.dictionaries(
+    st.sampled_from(EXAM_FIELDS),
+    st.one_of(anything, st.integers(-3, 700), learners, tasks),
+    max_size=5,
+)
+
+
+@FUZZ
+@given(spec=exam_specs)
+def test_an_exam_spec_is_admitted_or_refused_naming_the_field(
+    operator: InClusterOperator, spec: dict[str, Any]
+) -> None:
+    body = {
+        "apiVersion": "breakfix.dev/v1alpha1",
+        "kind": "Exam",
+        "metadata": {"name": "t-fuzz"},
+        "spec": spec,
+    }
+    proc = kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(body), check=False)
+    if proc.returncode == 0:
+        count("Exam specs fuzzed", "admitted")
+        return
+    message = proc.stderr
+    assert "InternalError" not in message and "500" not in message, message
+    assert "spec" in message, f"refused without naming a field: {message}"
+    count("Exam specs fuzzed", "refused naming the field")

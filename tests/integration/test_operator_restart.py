@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.chaos_report import count
 from tests.integration.cluster import get_json, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
@@ -16,6 +17,7 @@ from tests.integration.labs import (
     lab,
     wait_condition,
 )
+from tests.integration.node_state import cluster_state, wait_whole
 from tests.integration.operator import NAMESPACE, InClusterOperator
 
 pytestmark = pytest.mark.chaos
@@ -38,6 +40,7 @@ def test_kill_during_provisioning_then_restart(operator: InClusterOperator) -> N
     operator.kill()
     operator.wait_healthy()
     wait_condition(name, "Ready", 150)
+    count("operator killed, converged", "during provisioning")
     deployments = get_json("deployments", "-n", namespace)["items"]
     assert len(deployments) == 1
     uid = deployments[0]["metadata"]["uid"]
@@ -52,6 +55,7 @@ def test_kill_during_provisioning_then_restart(operator: InClusterOperator) -> N
     assert deployment["metadata"]["uid"] == uid
     assert lab(name)["status"]["startedAt"] == started_at
     assert len(get_json("namespaces", "-l", f"breakfix.dev/lab={name}")["items"]) == 1
+    count("operator killed, converged", "after Ready")
     delete_lab_and_wait_gone(name)
 
 
@@ -73,6 +77,7 @@ def test_killed_after_a_fix_during_a_reset_and_during_a_delete(operator: InClust
     status = lab(name)["status"]
     assert status["score"] == 100, status["score"]  # no hint taken: nothing lost
     assert status.get("firstSolvedAt"), status
+    count("operator killed, converged", "between a fix and its status write")
 
     # During a reset: the namespace is being deleted when the operator dies.
     kubectl("patch", "lab", name, "--type=merge", "-p", '{"spec":{"reset":1}}')
@@ -93,6 +98,7 @@ def test_killed_after_a_fix_during_a_reset_and_during_a_delete(operator: InClust
     assert len(get_json("deployments", "-n", namespace)["items"]) == 1
     # A reset clears progress: the first solve belongs to the old provisioning.
     assert not lab(name)["status"].get("firstSolvedAt")
+    count("operator killed, converged", "during a reset")
 
     # During a delete: the finalizer is pending when the operator dies.
     kubectl("delete", "lab", name, "--wait=false")
@@ -105,3 +111,23 @@ def test_killed_after_a_fix_during_a_reset_and_during_a_delete(operator: InClust
         120,
         "its namespace gone",
     )
+    count("operator killed, converged", "during a delete")
+
+
+@pytest.mark.timeout(600)
+def test_killed_while_a_node_lab_puts_the_node_back(operator: InClusterOperator) -> None:
+    """The delete of a node lab reverts the node through its agent (the kubelet started again,
+    files put back from the journal); killed in the middle, the next operator finishes it, and
+    every node is as it was before the lab."""
+    before = cluster_state()
+    name = "t-kill-restore"
+    create_lab(name, "node-kubelet-stopped", seed=2)
+    wait_condition(name, "Ready", 200)
+    assert cluster_state() != before, "the lab changed nothing that the state shows"
+    kubectl("delete", "lab", name, "--wait=false")
+    operator.crash_pod()
+    wait_until(
+        lambda: kubectl("get", "lab", name, check=False).returncode != 0, 240, "the Lab gone"
+    )
+    wait_whole(before)
+    count("operator killed, converged", "while a node lab is restored")
