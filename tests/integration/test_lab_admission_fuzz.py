@@ -58,25 +58,30 @@ specs = st.dictionaries(
 )
 
 
-@FUZZ
-@given(spec=specs)
-def test_a_lab_spec_is_admitted_or_refused_naming_the_field(
-    operator: InClusterOperator, spec: dict[str, Any]
-) -> None:
+def at_the_door(kind: str, spec: dict[str, Any]) -> None:
+    """A server-side dry run of a `kind` with `spec`: admitted, or refused naming the field."""
     body = {
         "apiVersion": "breakfix.dev/v1alpha1",
-        "kind": "Lab",
+        "kind": kind,
         "metadata": {"name": "t-fuzz"},
         "spec": spec,
     }
     proc = kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(body), check=False)
     if proc.returncode == 0:
-        count("Lab specs fuzzed", "admitted")
+        count(f"{kind} specs fuzzed", "admitted")
         return
     message = proc.stderr
     assert "InternalError" not in message and "500" not in message, message
     assert "spec" in message, f"refused without naming a field: {message}"
-    count("Lab specs fuzzed", "refused naming the field")
+    count(f"{kind} specs fuzzed", "refused naming the field")
+
+
+@FUZZ
+@given(spec=specs)
+def test_a_lab_spec_is_admitted_or_refused_naming_the_field(
+    operator: InClusterOperator, spec: dict[str, Any]
+) -> None:
+    at_the_door("Lab", spec)
 
 
 EXAM_FIELDS = (
@@ -105,17 +110,4 @@ exam_specs = st.dictionaries(
 def test_an_exam_spec_is_admitted_or_refused_naming_the_field(
     operator: InClusterOperator, spec: dict[str, Any]
 ) -> None:
-    body = {
-        "apiVersion": "breakfix.dev/v1alpha1",
-        "kind": "Exam",
-        "metadata": {"name": "t-fuzz"},
-        "spec": spec,
-    }
-    proc = kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(body), check=False)
-    if proc.returncode == 0:
-        count("Exam specs fuzzed", "admitted")
-        return
-    message = proc.stderr
-    assert "InternalError" not in message and "500" not in message, message
-    assert "spec" in message, f"refused without naming a field: {message}"
-    count("Exam specs fuzzed", "refused naming the field")
+    at_the_door("Exam", spec)
