@@ -6,6 +6,7 @@
     python3 hack/kind image     build the operator image only
     python3 hack/kind down      delete the cluster; stop the Docker engine if breakfix started it
     python3 hack/kind status    nodes, and the memory of the node containers and the engine
+    python3 hack/kind browser   Debian's chromium and chromedriver, for the dashboard's test
 
 Where `docker info` answers, that engine is used as it is. Otherwise (Debian, root) Debian's
 docker.io is installed and started with state under the XDG dirs, and the node image is built
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster
 import engine
 import operator_deploy
+import packages
 from common import SetupError, log
 
 
@@ -33,7 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         prog="hack/kind", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["up", "deploy", "image", "down", "status"])
+    parser.add_argument("command", choices=["up", "deploy", "image", "down", "status", "browser"])
     parser.add_argument(
         "--deploy", action="store_true", help="up: also deploy the operator, overlapped"
     )
@@ -57,6 +59,9 @@ def main() -> int:
             log(f"operator deployed in {time.monotonic() - start:.1f}s")
         elif args.command == "image":
             print(operator_deploy.build())
+        elif args.command == "browser":
+            packages.ensure(packages.BROWSER)
+            print(packages.BROWSER_PATH)
         elif args.command == "down":
             cluster.down()
             engine.stop()

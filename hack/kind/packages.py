@@ -19,6 +19,12 @@ IMAGES = {
     "/usr/sbin/debootstrap": "debootstrap",
     "/bin/busybox": "busybox-static",
 }
+# The dashboard's browser test: Debian's browser and its driver, never a downloaded one.
+BROWSER = {
+    "/usr/bin/chromium": "chromium",
+    "/usr/bin/chromedriver": "chromium-driver",
+}
+BROWSER_PATH = "/usr/bin/chromium"
 POLICY_RC = Path("/usr/sbin/policy-rc.d")
 
 

@@ -45,8 +45,9 @@ async def test_a_lab_wakes_on_spec_changes_only(monkeypatch: pytest.MonkeyPatch)
     flag = signals.flag("t")
 
     def changed(generation: int) -> None:
-        meta = kopf.Meta({"metadata": {"name": "t", "generation": generation}})
-        handlers.lab_changed(name="t", meta=meta, type="MODIFIED", memo=memo)
+        raw = {"metadata": {"name": "t", "generation": generation}}
+        body, meta = kopf.Body(raw), kopf.Meta(raw)
+        handlers.lab_changed(name="t", body=body, meta=meta, type="MODIFIED", memo=memo)
 
     changed(1)
     assert flag.is_set()

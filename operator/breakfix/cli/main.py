@@ -283,6 +283,29 @@ def learner_kubeconfig(
         errors.print(f"kubeconfig written to {output}: `KUBECONFIG={output} kubectl get lab`")
 
 
+@app.command()
+def dashboard(
+    namespace: str = typer.Option("breakfix-system", help="Where the chart is installed."),
+    release: str = typer.Option("breakfix", help="The Helm release's name."),
+    port: int = typer.Option(8082, help="The local port to forward from."),
+    remote_port: int = typer.Option(8082, help="The chart's dashboard.port."),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="Open a browser."),
+) -> None:
+    """The class dashboard, live: every Lab and Exam, who is stuck, exam results. Port-forwards
+    to the operator (the chart's `dashboard.enabled=true`) and opens it with its token.
+
+    **Example:** `breakfix dashboard --no-open`
+    """
+    from breakfix.cli import dashboard as board
+
+    secret = _run(lambda kube: board.token(kube, namespace, release))
+    try:
+        board.forward(namespace, release, port, remote_port, secret, open_browser)
+    except session.CliError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.code) from None
+
+
 exam_app = typer.Typer(
     help="Timed exams: several labs for one learner under one clock, weighted, with a passing "
     "score. Ready-made: exams/cka-troubleshooting.yaml and exams/cks-hardening.yaml.",

@@ -63,6 +63,13 @@ def exams(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_:
     }
 
 
+@kopf.on.event(GROUP, VERSION, "exams", id="exam_changed")
+def exam_changed(name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    board = shared(memo).board
+    if board is not None:
+        board.update("Exam", name, None if type == "DELETED" else body)
+
+
 @kopf.on.event(GROUP, VERSION, "labs", labels={EXAM_LABEL: kopf.PRESENT}, id="wake_exam")
 def wake_exam(labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
     shared(memo).signals.lab(signal_key(labels[EXAM_LABEL]))

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from aiohttp import web
 
 from breakfix import GROUP, NAMESPACE_PREFIX, VERSION
 from breakfix.controller.lab_loop import LabLoop, LoopSettings
 from breakfix.controller.signals import Signals
+from breakfix.dashboard import server as dashboard
+from breakfix.dashboard.board import Board
 from breakfix.kube import events
 from breakfix.kube.agent import AgentClient
 from breakfix.kube.client import Kube
@@ -33,6 +36,9 @@ class Shared:
     agent: AgentClient = field(default_factory=AgentClient.from_env)
     # Lab name -> the generation last seen, to wake a lab on spec changes only.
     generations: dict[str, int | None] = field(default_factory=dict)
+    # The class dashboard's view of Labs, Exams and Scenarios, when it is served.
+    board: Board | None = None
+    dashboard: web.AppRunner | None = None
 
 
 MEMO_KEY = "breakfix"
@@ -108,15 +114,24 @@ def scenarios(name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any]:
 
 
 @kopf.on.event(GROUP, VERSION, "scenarios")
-def scenario_changed(name: str, memo: kopf.Memo, **_: Any) -> None:
-    shared(memo).signals.scenario(name)
+def scenario_changed(
+    name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    state = shared(memo)
+    state.signals.scenario(name)
+    if state.board is not None:
+        state.board.update("Scenario", name, None if type == "DELETED" else body)
 
 
 @kopf.on.event(GROUP, VERSION, "labs")
-def lab_changed(name: str, meta: kopf.Meta, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+def lab_changed(
+    name: str, body: kopf.Body, meta: kopf.Meta, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
     """Wake the lab on a spec change (hints, reset) or deletion only: our own status writes and
     Kopf's annotation and finalizer patches change nothing the lab loop reads from its Lab."""
     state = shared(memo)
+    if state.board is not None:
+        state.board.update("Lab", name, None if type == "DELETED" else body)
     if type == "DELETED":
         state.generations.pop(name, None)
         return
@@ -133,7 +148,15 @@ def _routine(record: logging.LogRecord) -> bool:
     return not (
         record.levelno <= logging.INFO
         and message.startswith(
-            ("Handler 'wake_", "Handler 'cache_", "Handler 'scenario", "Handler 'lab_changed")
+            (
+                "Handler 'wake_",
+                "Handler 'cache_",
+                "Handler 'scenario",
+                "Handler 'lab_changed",
+                "Handler 'exam_changed",
+                "Handler 'exam_labs",
+                "Handler 'exams",
+            )
         )
     )
 
@@ -175,11 +198,26 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             ),
         )
 
+    state = shared(memo)
+    port = os.environ.get("BREAKFIX_DASHBOARD_PORT")
+    if port and state.dashboard is None:
+        token = os.environ.get("BREAKFIX_DASHBOARD_TOKEN", "")
+        if not token:
+            logging.getLogger(__name__).error(
+                "the dashboard is not served: BREAKFIX_DASHBOARD_TOKEN is empty"
+            )
+        else:
+            state.board = Board()
+            stuck = 60 * float(os.environ.get("BREAKFIX_DASHBOARD_STUCK_MINUTES", "10"))
+            state.dashboard = await dashboard.start(state.board, token, int(port), stuck)
+
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     state = memo.pop(MEMO_KEY, None)
     if isinstance(state, Shared):
+        if state.dashboard is not None:
+            await state.dashboard.cleanup()
         await state.kube.close()
 
 
