@@ -37,7 +37,7 @@ def control_plane() -> str:
         for n in get_json("nodes")["items"]
         if "node-role.kubernetes.io/control-plane" in n["metadata"].get("labels", {})
     ]
-    return node
+    return str(node)
 
 
 def on_node(node: str, script: str) -> None:
@@ -46,6 +46,24 @@ def on_node(node: str, script: str) -> None:
 
 def answers() -> bool:
     return kubectl("get", "--raw=/readyz", check=False, timeout=5).returncode == 0
+
+
+# Where the operator meets the API server: the `kubernetes` Service, whose endpoint the API
+# server takes away when it stops and puts back seconds after it answers again (then kube-proxy
+# programs it). Until then no client in the cluster reaches it, however fast it retries.
+REACHES_SERVICE = (
+    "import os, socket; socket.create_connection("
+    "(os.environ['KUBERNETES_SERVICE_HOST'], int(os.environ['KUBERNETES_SERVICE_PORT'])), 1)"
+)
+
+
+def operator_reaches_api(operator: InClusterOperator) -> bool:
+    pod = operator.pod()
+    if pod is None:
+        return False
+    proc = kubectl("-n", pod["metadata"]["namespace"], "exec", pod["metadata"]["name"], "--",
+                   "python", "-c", REACHES_SERVICE, check=False, timeout=10)  # fmt: skip
+    return proc.returncode == 0
 
 
 def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterOperator) -> None:
@@ -61,15 +79,25 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
     finally:
         on_node(node, f"[ -f {ASIDE} ] && mv {ASIDE} {MANIFEST} || true")
     wait_until(answers, 180, "the API server to answer again", interval=0.2)
+    back = time.monotonic()
     # Nothing was graded on what could not be seen.
     assert condition(name, "Solved").get("status") == "False"
+    wait_until(lambda: operator_reaches_api(operator), 120, "the Service to reach the API again",
+               interval=0.2)  # fmt: skip
+    service_gap = time.monotonic() - back
 
     fixed = time.monotonic()
     apply_reference_solution(name)
     wait_condition(name, "Solved", 60)
     took = time.monotonic() - fixed
-    print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s")
-    record("API server stopped", outage_s=OUTAGE_SECONDS, fix_graded_after_s=round(took, 2))
+    print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s "
+          f"(the kubernetes Service reached it {service_gap:.1f}s after it answered)")  # fmt: skip
+    record(
+        "API server stopped",
+        outage_s=OUTAGE_SECONDS,
+        service_back_after_s=round(service_gap, 1),
+        fix_graded_after_s=round(took, 2),
+    )
     assert took < 5, f"a fix after the outage took {took:.1f}s to be graded"
     # Rode it out: neither the kubelet (a failed probe) nor Kopf restarted the operator.
     assert operator.restarts() == restarts
