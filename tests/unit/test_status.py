@@ -82,3 +82,19 @@ def test_time_limit() -> None:
     assert condition(late, "TimeLimitExceeded")["status"] == "True"  # type: ignore[index]
     solved_late = graded_status(late, evaluation(T0 + 130, True, True, limit=60))
     assert solved_late["score"] == 0
+
+
+def test_a_live_view_ends_with_a_newline_when_piped() -> None:
+    # `breakfix status --watch | cat`, or captured by CI: the shell prompt must not run on.
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from breakfix.cli.view import live
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=80)
+    with live(console, Text("hint 1: look at the selector")) as view:
+        view.update(Text("hint 1: look at the selector"))
+    assert out.getvalue().endswith("hint 1: look at the selector\n"), repr(out.getvalue())

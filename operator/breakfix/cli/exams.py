@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from rich.console import Console, Group
-from rich.live import Live
 
 from breakfix import API_VERSION
 from breakfix.cli.session import CliError
+from breakfix.cli.view import live
 from breakfix.exam import report
 from breakfix.exam.decide import DONE, EXAM_LABEL, INVALID
 from breakfix.exam.models import ExamSpec
@@ -122,12 +122,12 @@ async def show_exam(kube: Kube, console: Console, name: str, watch: bool) -> boo
         console.print(report.table(report.results(exam, await _labs(kube, name))))
         passed = (exam.get("status") or {}).get("passed")
         return None if passed is None else bool(passed)
-    with Live(console=console, refresh_per_second=2) as live:
+    with live(console) as view:
 
         async def refresh() -> None:
             current = await _get(kube, name)
             rendered = report.results(current, await _labs(kube, name))
-            live.update(Group(report.table(rendered)))
+            view.update(Group(report.table(rendered)))
 
         await refresh()
         while _phase(await _get(kube, name)) not in (DONE, INVALID):

@@ -7,12 +7,11 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
 from breakfix import API_VERSION
 from breakfix.cli.session import CliError, get_lab, get_scenario
-from breakfix.cli.view import lab_panel, placeholders, task
+from breakfix.cli.view import lab_panel, live, placeholders, task
 from breakfix.kube.client import Kube, wait_for
 from breakfix.lab.conditions import lab_condition as condition
 from breakfix.lab.conditions import ready_or_stuck
@@ -163,12 +162,12 @@ async def show_status(kube: Kube, console: Console, name: str, watch: bool) -> b
     if not watch:
         console.print(lab_panel(lab))
         return condition(lab, "Solved").get("status") == "True"
-    with Live(lab_panel(lab), console=console, refresh_per_second=4) as live:
+    with live(console, lab_panel(lab)) as view:
 
         def solved(obj: dict[str, Any] | None) -> bool:
             if obj is None:
                 raise CliError(f"lab {name} was deleted")
-            live.update(lab_panel(obj))
+            view.update(lab_panel(obj))
             return condition(obj, "Solved").get("status") == "True"
 
         await wait_for(kube, API_VERSION, "Lab", name, solved, timeout=24 * 3600)

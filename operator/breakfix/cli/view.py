@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
@@ -67,3 +70,13 @@ def lab_panel(lab: dict[str, Any]) -> Group:
     for index, hint in enumerate(status.get("hints") or [], 1):
         parts.append(Text(f"hint {index}: {hint}", style="cyan"))
     return Group(*parts)
+
+
+@contextlib.contextmanager
+def live(console: Console, renderable: RenderableType | None = None) -> Iterator[Live]:
+    """A live view that ends its last frame with a newline, on a terminal or not (rich adds it
+    only on a terminal: piped or captured, the shell prompt ran on after the last hint)."""
+    with Live(renderable, console=console, refresh_per_second=4) as view:
+        yield view
+    if not console.is_terminal:
+        console.line()
