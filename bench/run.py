@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from rich.console import Console
 from rich.table import Table
 
@@ -39,7 +40,9 @@ from breakfix.selftest.install import install
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=160)
 FAST_LAB = "rbac-missing-permission"  # no containers: the fixed state is observable at once
-POD_LAB = "pending-insufficient-cpu"  # the fix needs the scheduler and kubelet first
+POD_LAB = "pending-insufficient-cpu"
+DASHBOARD_TOKEN = "bench-dashboard"
+DASHBOARD_PAGES = 10  # the fix needs the scheduler and kubelet first
 
 
 @dataclass
@@ -131,6 +134,12 @@ class Operator:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.metrics_port = int(s.getsockname()[1])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.dashboard_port = int(s.getsockname()[1])
+        if not self.poll:
+            env["BREAKFIX_DASHBOARD_PORT"] = str(self.dashboard_port)
+            env["BREAKFIX_DASHBOARD_TOKEN"] = DASHBOARD_TOKEN
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "breakfix.controller", f"--metrics-port={self.metrics_port}"],
             env=env,
@@ -290,6 +299,7 @@ async def scale_step(
     cpu = op.cpu_seconds() - cpu_before
     evaluations = op.counter("breakfix_lab_evaluations_total") - evaluations_before
     writes = op.counter("breakfix_status_writes_total") - writes_before
+    dashboard = await DashboardLoad.open(op) if not op.poll else None
     # Fix-to-Solved under this load: fix five labs this step created (the earlier steps' first
     # labs are solved already), measure the operator's part.
     latencies = []
@@ -314,9 +324,55 @@ async def scale_step(
             "api_requests_total_at_rest_per_min": round(requests / (rest / 60), 1),
             "fix_to_solved_under_load_p50_s": round(statistics.median(latencies), 3),
             "fix_to_solved_under_load_max_s": round(max(latencies), 3),
+            **(await dashboard.close(op) if dashboard else {}),
         }
     )
     console.print(f"[dim]{result.mode}: {result.scale[-1]}[/dim]")
+
+
+class DashboardLoad:
+    """The class page loaded once, and DASHBOARD_PAGES pages left open on its event stream while
+    labs are fixed: the page's load time and what the open pages cost the operator in RSS."""
+
+    def __init__(self, session: aiohttp.ClientSession, rss_before: float, load_s: float) -> None:
+        self.session, self.rss_before, self.load_s = session, rss_before, load_s
+        self.streams: list[aiohttp.ClientResponse] = []
+        self.received = 0
+        self.readers: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(cls, op: Operator) -> DashboardLoad:
+        base = f"http://127.0.0.1:{op.dashboard_port}"
+        headers = {"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
+        session = aiohttp.ClientSession(base, headers=headers)
+        rss_before = op.rss_mib()
+        started = time.monotonic()
+        async with session.get("/") as page:
+            await page.read()
+        load = cls(session, rss_before, time.monotonic() - started)
+        for _ in range(DASHBOARD_PAGES):
+            stream = await session.get("/events?page=class")
+            load.streams.append(stream)
+            load.readers.append(asyncio.create_task(load._read(stream)))
+        return load
+
+    async def _read(self, stream: aiohttp.ClientResponse) -> None:
+        async for line in stream.content:
+            if line.startswith(b"data: "):
+                self.received += 1
+
+    async def close(self, op: Operator) -> dict[str, Any]:
+        grown = op.rss_mib() - self.rss_before
+        for reader in self.readers:
+            reader.cancel()
+        for stream in self.streams:
+            stream.close()
+        await self.session.close()
+        return {
+            "dashboard_page_load_s": round(self.load_s, 3),
+            "dashboard_rss_growth_10_pages_mib": round(grown, 1),
+            "dashboard_updates_received": self.received,
+        }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -407,9 +463,13 @@ def report(results: list[ModeResult], baseline_rpm: float) -> None:
             ("fix_to_solved_under_load_p50_s", "fix→Solved under load p50", ""),
             ("time_to_all_ready_s", "all labs Ready after", ""),
             ("quiet_after_ready_s", "operator quiet after Ready", ""),
+            ("dashboard_page_load_s", "dashboard class page load s", "< 1 at 500"),
+            ("dashboard_rss_growth_10_pages_mib", "RSS growth, 10 open dashboards MiB", "< 20"),
         ):
             row(
-                f"{size} labs: {label}", [str(c[key]) if c else "-" for c in cells.values()], target
+                f"{size} labs: {label}",
+                [str(c.get(key, "-")) if c else "-" for c in cells.values()],
+                target,
             )
     console.print(table)
     console.print(
