@@ -112,7 +112,9 @@ async def exam(
             for action in decision.actions:
                 await _act(state.kube, dict(body), action, logger)
             if decision.status != written:
-                await state.kube.patch_status(API_VERSION, "Exam", name, decision.status)
+                await state.kube.patch_status(
+                    API_VERSION, "Exam", name, {"status": decision.status}
+                )
                 written = decision.status
             wake_at = decision.wake_at or time.time() + SAFETY_SECONDS
             await state.signals.wait(key, wake_at - time.time(), stopped.wait())
