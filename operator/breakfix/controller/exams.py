@@ -65,9 +65,11 @@ def exams(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_:
 
 @kopf.on.event(GROUP, VERSION, "exams", id="exam_changed")
 def exam_changed(name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    board = shared(memo).board
-    if board is not None:
-        board.update("Exam", name, None if type == "DELETED" else body)
+    state = shared(memo)
+    # A hand-in (spec.submitted) wakes the exam; its own status writes change nothing it reads.
+    state.signals.lab(signal_key(name))
+    if state.board is not None:
+        state.board.update("Exam", name, None if type == "DELETED" else body)
 
 
 @kopf.on.event(GROUP, VERSION, "labs", labels={EXAM_LABEL: kopf.PRESENT}, id="wake_exam")
