@@ -138,7 +138,9 @@ async def _act(kube: Any, body: dict[str, Any], action: Any, logger: kopf.Logger
             )
         except ApiException as exc:
             # The Lab then keeps grading; the exam scores it as it stands after its grace.
-            logger.warning(f"could not give lab {action.lab} its deadline: {exc.status} {exc.reason}")
+            logger.warning(
+                f"could not give lab {action.lab} its deadline: {exc.status} {exc.reason}"
+            )
     elif isinstance(action, PostEvent):
         await events.post(kube, body, action.type, action.reason, action.message)
 
