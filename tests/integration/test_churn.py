@@ -28,7 +28,7 @@ from tests.integration.operator import InClusterOperator
 
 pytestmark = pytest.mark.chaos
 
-CYCLES = int(os.environ.get("BREAKFIX_CHURN_CYCLES", "12"))
+CYCLES = int(os.environ.get("BREAKFIX_CHURN_CYCLES", "6"))
 AT_ONCE = 5
 SCENARIOS = (
     "rbac-missing-permission",
