@@ -60,7 +60,9 @@ def main() -> int:
         elif args.command == "image":
             print(operator_deploy.build())
         elif args.command == "browser":
-            packages.ensure(packages.BROWSER)
+            packages.ensure(
+                packages.BROWSER, "install Chromium and its chromedriver at /usr/bin, then again"
+            )
             print(packages.BROWSER_PATH)
         elif args.command == "down":
             cluster.down()

@@ -32,16 +32,20 @@ def missing(wanted: dict[str, str]) -> list[str]:
     return sorted({pkg for path, pkg in wanted.items() if not Path(path).exists()})
 
 
-def ensure(wanted: dict[str, str]) -> None:
+DOCKER_HINT = (
+    "install a Docker engine (or podman with KIND_EXPERIMENTAL_PROVIDER=podman) "
+    "and make `docker info` answer, then run `make up` again"
+)
+
+
+def ensure(wanted: dict[str, str], hint: str = DOCKER_HINT) -> None:
     needed = missing(wanted)
     if not needed:
         return
     require_root(f"installing {', '.join(needed)}")
     if not Path("/usr/bin/apt-get").exists():
         raise SetupError(
-            f"{', '.join(needed)} missing and this is not a Debian/Ubuntu machine",
-            "install a Docker engine (or podman with KIND_EXPERIMENTAL_PROVIDER=podman) "
-            "and make `docker info` answer, then run `make up` again",
+            f"{', '.join(needed)} missing and this is not a Debian/Ubuntu machine", hint
         )
     with step(f"installing Debian packages: {' '.join(needed)}"):
         # There is no init system to hand the engine to: the package must not start services;

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from rich.console import Console, Group
+from rich.console import Console
 
 from breakfix import API_VERSION
 from breakfix.cli.session import CliError
@@ -18,6 +18,7 @@ from breakfix.exam import report
 from breakfix.exam.decide import DONE, EXAM_LABEL, INVALID
 from breakfix.exam.models import ExamSpec
 from breakfix.kube.client import Kube, wait_for
+from breakfix.lab.decide import first_error
 from breakfix.report import junit
 
 
@@ -64,9 +65,7 @@ def exam_from(
     try:
         ExamSpec.model_validate(spec)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise CliError(f"spec.{where}: {err['msg']}", 2) from None
+        raise CliError(f"spec.{first_error(exc)}", 2) from None
     return body
 
 
@@ -119,22 +118,20 @@ async def start_exam(kube: Kube, console: Console, body: dict[str, Any], timeout
 async def show_exam(kube: Kube, console: Console, name: str, watch: bool) -> bool | None:
     exam = await _get(kube, name)
     if not watch:
-        console.print(report.table(report.results(exam, await _labs(kube, name))))
+        console.print(report.table(report.results(exam, {})))
         passed = (exam.get("status") or {}).get("passed")
         return None if passed is None else bool(passed)
-    with live(console) as view:
+    with live(console, report.table(report.results(exam, {}))) as view:
+        # The exam's status holds every task's points and why: watching it misses no change.
 
-        async def refresh() -> None:
-            current = await _get(kube, name)
-            rendered = report.results(current, await _labs(kube, name))
-            view.update(Group(report.table(rendered)))
+        def finished(obj: dict[str, Any] | None) -> bool:
+            if obj is None:
+                raise CliError(f"exam {name} was deleted")
+            view.update(report.table(report.results(obj, {})))
+            return _phase(obj) in (DONE, INVALID)
 
-        await refresh()
-        while _phase(await _get(kube, name)) not in (DONE, INVALID):
-            # Labs change more often than the exam's own status: follow the exam, look at both.
-            await asyncio.sleep(2)
-            await refresh()
-    passed = (await _get(kube, name)).get("status", {}).get("passed")
+        exam = await wait_for(kube, API_VERSION, "Exam", name, finished, 24 * 3600) or exam
+    passed = (exam.get("status") or {}).get("passed")
     return None if passed is None else bool(passed)
 
 

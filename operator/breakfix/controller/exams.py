@@ -1,17 +1,16 @@
-"""Thin Kopf handlers around exam/decide.py: one daemon per Exam, woken by its Labs' events and
-by its own clock."""
+"""Thin Kopf handlers around exam/decide.py: one daemon per Exam, woken by its own events, its
+Labs' (handlers.lab_changed) and its clock."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from breakfix import API_VERSION, GROUP, VERSION
-from breakfix.controller.handlers import shared
+from breakfix.controller.handlers import ScenarioIndex, shared
 from breakfix.exam.decide import (
     DONE,
     EXAM_LABEL,
@@ -20,6 +19,7 @@ from breakfix.exam.decide import (
     OtherExam,
     SetDeadline,
     decide_exam,
+    exam_signal,
 )
 from breakfix.kube import events
 from breakfix.kube.client import ApiException
@@ -27,11 +27,6 @@ from breakfix.lab.actions import PostEvent
 
 # The safety net when no event comes: an exam's own clock wakes it at its deadline.
 SAFETY_SECONDS = 300.0
-
-
-def signal_key(exam: str) -> str:
-    # Exams share the labs' wake-up table; a prefix no Lab name can carry keeps them apart.
-    return f"exam:{exam}"
 
 
 @kopf.index(GROUP, VERSION, "labs", id="exam_labs", labels={EXAM_LABEL: kopf.PRESENT})
@@ -66,14 +61,9 @@ def exams(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_:
 def exam_changed(name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     state = shared(memo)
     # A hand-in (spec.submitted) wakes the exam; its own status writes change nothing it reads.
-    state.signals.lab(signal_key(name))
+    state.signals.lab(exam_signal(name))
     if state.board is not None:
         state.board.update("Exam", name, None if type == "DELETED" else body)
-
-
-@kopf.on.event(GROUP, VERSION, "labs", labels={EXAM_LABEL: kopf.PRESENT}, id="wake_exam")
-def wake_exam(labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
-    shared(memo).signals.lab(signal_key(labels[EXAM_LABEL]))
 
 
 @kopf.daemon(GROUP, VERSION, "exams", id="exam", cancellation_timeout=5.0)
@@ -89,7 +79,7 @@ async def exam(
     exams_index: kopf.Index[Any, OtherExam] = kwargs["exams"]
     scenarios: kopf.Index[str, dict[str, Any]] = kwargs["scenarios"]
     state = shared(memo)
-    key = signal_key(name)
+    key = exam_signal(name)
     state.signals.flag(key)
     written = dict(body.get("status") or {})
     new_seed = random.randrange(1, 2**31)
@@ -103,7 +93,7 @@ async def exam(
                 created=str(meta.get("creationTimestamp", "")),
                 spec=dict(body.get("spec") or {}),
                 status=written,
-                scenarios=_first_of_each(scenarios),
+                scenarios=ScenarioIndex(scenarios),
                 labs={lab["name"]: lab for lab in labs_index.get(name, [])},
                 now=time.time(),
                 new_seed=new_seed,
@@ -143,7 +133,3 @@ async def _act(kube: Any, body: dict[str, Any], action: Any, logger: kopf.Logger
             )
     elif isinstance(action, PostEvent):
         await events.post(kube, body, action.type, action.reason, action.message)
-
-
-def _first_of_each(index: kopf.Index[str, dict[str, Any]]) -> Mapping[str, Any]:
-    return {name: next(iter(store)) for name, store in index.items() if store}

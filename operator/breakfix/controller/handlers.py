@@ -16,6 +16,7 @@ from breakfix.controller.lab_loop import LabLoop, LoopSettings
 from breakfix.controller.signals import Signals
 from breakfix.dashboard import server as dashboard
 from breakfix.dashboard.board import Board
+from breakfix.exam.decide import EXAM_LABEL, exam_signal
 from breakfix.kube import events
 from breakfix.kube.agent import AgentClient
 from breakfix.kube.client import Kube
@@ -132,6 +133,10 @@ def lab_changed(
     state = shared(memo)
     if state.board is not None:
         state.board.update("Lab", name, None if type == "DELETED" else body)
+    exam = (meta.get("labels") or {}).get(EXAM_LABEL)
+    if exam:
+        # The exam it belongs to re-scores on every change of its labs.
+        state.signals.lab(exam_signal(exam))
     if type == "DELETED":
         state.generations.pop(name, None)
         return
@@ -241,7 +246,7 @@ async def lab(
         settings=state.settings,
         body=body,
         indexes=indexes,
-        scenarios=_Scenarios(kwargs["scenarios"]),
+        scenarios=ScenarioIndex(kwargs["scenarios"]),
         post_event=post,
         logger=logger,
         agent=state.agent,
@@ -249,7 +254,7 @@ async def lab(
     await loop.run(lambda: bool(stopped), lambda: stopped.wait())
 
 
-class _Scenarios(Mapping[str, Any]):
+class ScenarioIndex(Mapping[str, Any]):
     """The scenario index seen as a mapping of name to spec."""
 
     def __init__(self, index: kopf.Index[str, dict[str, Any]]) -> None:

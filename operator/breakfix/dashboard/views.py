@@ -11,7 +11,7 @@ from typing import Any
 
 from breakfix.exam.decide import EXAM_LABEL
 from breakfix.exam.report import results
-from breakfix.lab.conditions import parse_iso
+from breakfix.lab.conditions import condition, parse_iso
 
 Obj = dict[str, Any]
 
@@ -74,17 +74,13 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
-    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), {})
-
-
 def lab_state(lab: Mapping[str, Any]) -> str:
     status = lab.get("status") or {}
     if status.get("final"):
         return "Final"
-    if _condition(status, "Solved").get("status") == "True":
+    if (condition(dict(status), "Solved") or {}).get("status") == "True":
         return "Solved"
-    ready = _condition(status, "Ready")
+    ready = condition(dict(status), "Ready") or {}
     if ready.get("status") == "True":
         return "Working"
     return ready.get("reason") or "Pending"

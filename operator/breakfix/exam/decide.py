@@ -21,6 +21,7 @@ from breakfix.exam.plan import PlanError, plan
 from breakfix.exam.score import percent, task_score
 from breakfix.lab.actions import PostEvent
 from breakfix.lab.conditions import Status, condition, iso, parse_iso, set_condition
+from breakfix.lab.decide import first_error
 
 EXAM_LABEL = f"{GROUP}/exam"
 # How long after the deadline to wait for a lab that has not frozen itself (its operator was
@@ -29,6 +30,11 @@ GRACE_SECONDS = 60.0
 
 READY, FINISHED = "Ready", "Finished"
 PENDING, RUNNING, GRADING, DONE, INVALID = "Pending", "Running", "Grading", "Finished", "Invalid"
+
+
+def exam_signal(exam: str) -> str:
+    """An exam's key in the labs' wake-up table: no Lab name holds a colon."""
+    return f"exam:{exam}"
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ def decide_exam(seen: ExamObserved) -> ExamDecision:
     try:
         spec = ExamSpec.model_validate(dict(seen.spec))
     except ValidationError as exc:
-        return _invalid(seen, status, "InvalidSpec", _first_error(exc))
+        return _invalid(seen, status, "InvalidSpec", f"spec.{first_error(exc)}")
     seed = status.get("seed")
     if seed is None:
         seed = spec.seed if spec.seed is not None else seen.new_seed
@@ -274,9 +280,3 @@ def _invalid(seen: ExamObserved, status: Status, reason: str, message: str) -> E
     if before.get("reason") != reason or before.get("message") != message:
         actions.append(PostEvent("Warning", reason, message))
     return ExamDecision(status, actions, None)
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"spec.{loc}: {err['msg']}" if loc else str(err["msg"])
