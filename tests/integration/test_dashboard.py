@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from breakfix.scenario.catalog import load_lab
-from tests.integration.cluster import hack_kind, kubectl, wait_until
+from tests.integration.cluster import get_json, hack_kind, kubectl, wait_until
 from tests.integration.labs import (
     apply_reference_solution,
     create_lab,
@@ -42,6 +42,23 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--window-size=1400,900",
 )
+
+
+def port_forward(port: int) -> subprocess.Popen[str]:
+    """`kubectl port-forward` to the dashboard's Service, as `breakfix dashboard` runs it: it
+    picks one pod the Service selects, when it starts."""
+    forward = subprocess.Popen(
+        ["kubectl", "-n", NAMESPACE, "port-forward", "svc/breakfix-dashboard", f"{port}:8082"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert forward.stdout is not None
+    first = forward.stdout.readline()
+    if "Forwarding from" not in first:
+        forward.terminate()
+        raise AssertionError(f"kubectl port-forward: {first}")
+    return forward
 
 
 def free_port() -> int:
@@ -69,15 +86,8 @@ def dashboard(operator: InClusterOperator) -> Iterator[str]:
     for name in LABS_SHOWN:
         wait_condition(name, "Ready", 180)
     port = free_port()
-    forward = subprocess.Popen(
-        ["kubectl", "-n", NAMESPACE, "port-forward", "svc/breakfix-dashboard", f"{port}:8082"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    forward = port_forward(port)
     try:
-        assert forward.stdout is not None
-        assert "Forwarding from" in forward.stdout.readline()
         yield f"http://127.0.0.1:{port}"
     finally:
         forward.terminate()
@@ -149,3 +159,59 @@ def test_a_fix_turns_green_on_the_open_page_without_a_reload(dashboard: str, bro
     wait_until(lambda: "0/5" in browser.page_source or "5/5" in browser.page_source, 60,
                "the exam's points on its page")  # fmt: skip
     browser.save_screenshot(str(ARTIFACTS / "dashboard-exam.png"))
+
+
+def dashboard_pods() -> set[str]:
+    """The pods the dashboard's Service sends to, as kube-proxy and port-forward see them."""
+    slices = get_json("endpointslices", "-n", NAMESPACE,
+                      "-l", "kubernetes.io/service-name=breakfix-dashboard")  # fmt: skip
+    return {
+        e["targetRef"]["name"]
+        for s in slices["items"]
+        for e in s.get("endpoints") or []
+        if e.get("conditions", {}).get("ready")
+    }
+
+
+def lease_holder_pod() -> str:
+    lease = get_json("lease", "breakfix-operator", "-n", NAMESPACE)
+    return str(lease["spec"].get("holderIdentity") or "").rsplit("_", 1)[0]
+
+
+def test_with_a_standby_replica_the_dashboard_is_the_leaders(
+    dashboard: str, operator: InClusterOperator
+) -> None:
+    """A standby serves no dashboard. With two replicas, the Service selects the one that holds
+    the Lease, and the new leader once the first is gone."""
+    operator.scale(2)
+    try:
+        wait_until(lambda: len(get_json("pods", "-n", NAMESPACE, "-l",
+                                        "breakfix.dev/role=standby")["items"]) == 1,
+                   90, "a standby replica")  # fmt: skip
+        wait_until(lambda: dashboard_pods() == {lease_holder_pod()}, 30,
+                   "the dashboard Service to select the leader alone")  # fmt: skip
+        leader = lease_holder_pod()
+        kubectl("-n", NAMESPACE, "delete", "pod", leader, "--grace-period=0", "--force")
+        wait_until(lambda: lease_holder_pod() not in ("", leader), 60, "the standby to lead")
+        wait_until(lambda: dashboard_pods() == {lease_holder_pod()}, 30,
+                   "the Service to follow the new leader")  # fmt: skip
+        port = free_port()
+        forward = port_forward(port)
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/", headers={"Authorization": f"Bearer {token()}"}
+            )
+            page = wait_until(lambda: _answer(request), 30, "the new leader's dashboard")
+            assert "t-dash-ann" in page
+        finally:
+            forward.terminate()
+    finally:
+        operator.scale(1)
+
+
+def _answer(request: urllib.request.Request) -> str | None:
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(response.read().decode())
+    except (urllib.error.URLError, ConnectionError):
+        return None

@@ -33,6 +33,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from breakfix.kube.client import transient
 
 LEASE_NAME = "breakfix-operator"
+# On the operator's own pod: `leader` or `standby`. Services that reach what only the leader
+# serves (the dashboard) select `leader`.
+ROLE_LABEL = "breakfix.dev/role"
 # The chart's namespace; a local operator joins the same election.
 DEFAULT_NAMESPACE = "breakfix-system"
 LEASE_SECONDS = 15
@@ -178,6 +181,22 @@ class Election:
                 raise
 
 
+async def mark_role(api: client.ApiClient, role: str) -> None:
+    """Label this operator's pod with its role (in a pod only: POD_NAME from the downward API).
+    A container restarted after losing the Lease keeps its pod's labels, so a standby marks
+    itself as well. A failure is logged, not fatal: the election does not depend on it."""
+    pod = os.environ.get("POD_NAME")
+    if not pod:
+        return
+    patch = {"metadata": {"labels": {ROLE_LABEL: role}}}
+    try:
+        async with asyncio.timeout(API_TIMEOUT_SECONDS):
+            # The chart runs the operator in the namespace its Lease is in.
+            await client.CoreV1Api(api).patch_namespaced_pod(pod, lease_namespace(), patch)
+    except Exception as exc:
+        logger.warning(f"could not label pod {pod} {ROLE_LABEL}={role}: {exc}")
+
+
 async def _first(*aws: Awaitable[object]) -> None:
     tasks = {asyncio.ensure_future(a) for a in aws}
     _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -222,6 +241,7 @@ async def run_elected(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)  # while standby; Kopf installs its own
     async with standby_probe(probe_url):
+        await mark_role(api, "standby")
         await election.start()
         assert election.task is not None
         await _first(election.leading.wait(), stop.wait(), asyncio.shield(election.task))
@@ -231,6 +251,7 @@ async def run_elected(
         await election.release()
         return 0
     logger.info(f"leading: holds {election.namespace}/{LEASE_NAME} as {election.identity}")
+    await mark_role(api, "leader")
     operator = asyncio.create_task(operate(stop))
     lost = asyncio.create_task(election.lost.wait())
     # A campaign that ends in an error renews no more: as good as lost.
