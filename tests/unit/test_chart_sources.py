@@ -47,3 +47,35 @@ def test_escalate_is_granted_on_namespaced_roles_only() -> None:
     assert [r["resources"] for r in escalating] == [["roles"]]
     binding = [r for r in _rules() if "bind" in r["verbs"] and "clusterroles" in r["resources"]]
     assert [r.get("resourceNames") for r in binding] == [["admin"]]
+
+
+def _held(rules: list[dict[str, Any]], group: str, resource: str, verb: str, name: str) -> bool:
+    return any(
+        group in r["apiGroups"]
+        and resource in r["resources"]
+        and verb in r["verbs"]
+        and (not r.get("resourceNames") or name in r["resourceNames"])
+        for r in rules
+    )
+
+
+def test_the_operator_holds_every_right_a_lab_gives_its_learner() -> None:
+    """It creates each learner's ClusterRole without `escalate`: the API server refuses a rule
+    the operator does not hold itself, and the lab would never turn Ready."""
+    from breakfix.scenario.render import render
+
+    operator = _rules()
+    given = 0
+    for lab in load_catalog(LABS):
+        for seed in range(4):
+            rendered = render(lab.spec, lab.id, "t", seed, node="kind-worker")
+            for rule in rendered.learner_rules:
+                for group in rule["apiGroups"]:
+                    for resource in rule["resources"]:
+                        for verb in rule["verbs"]:
+                            for name in rule.get("resourceNames") or [""]:
+                                given += 1
+                                assert _held(operator, group, resource, verb, name), (
+                                    f"{lab.id}: the operator lacks {verb} {resource}"
+                                )
+    assert given > 10

@@ -55,3 +55,51 @@ def test_string_filter_keeps_a_number_a_string() -> None:
         {"args": ["-p", "{{ port | string }}"], "port": "{{ port }}"}, {"port": 8080}, "m"
     )
     assert out == {"args": ["-p", "8080"], "port": 8080}
+
+
+def test_learner_rights_name_this_labs_node_and_go_into_the_learners_role() -> None:
+    from breakfix.kube.provision import learner_cluster_access
+    from breakfix.lab.models import Learner
+
+    spec = load_lab(LABS / "node-drain-blocked").spec
+    rendered = render(spec, "node-drain-blocked", "ann", 3, node="kind-worker2")
+    assert {"apiGroups": [""], "resources": ["nodes"], "resourceNames": ["kind-worker2"],
+            "verbs": ["patch"]} in rendered.learner_rules  # fmt: skip
+    lab = {"metadata": {"name": "ann", "uid": "u-1"}, "apiVersion": "breakfix.dev/v1alpha1",
+           "kind": "Lab", "spec": {"scenario": "node-drain-blocked"}}  # fmt: skip
+    role, binding = learner_cluster_access(Learner(kind="User", name="ann"), lab,
+                                           rendered.learner_rules)  # fmt: skip
+    assert role["rules"][2:] == rendered.learner_rules
+    assert [(s["kind"], s["name"]) for s in binding["subjects"]] == [("User", "ann")]
+    # A lab that needs nothing more gives nothing more: its own Lab and the Nodes, read.
+    plain = render(load_lab(LABS / "crashloop-bad-command").spec, "crashloop-bad-command", "b", 1)
+    assert plain.learner_rules == []
+
+
+@pytest.mark.parametrize(
+    "rule, field",
+    [
+        ({"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}, "resources"),
+        (
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["clusterroles"],
+                "verbs": ["escalate"],
+            },
+            "verbs",
+        ),
+        ({"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]}, "verbs"),
+        ({"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}, "why"),
+    ],
+)
+def test_learner_rights_never_hold_a_wildcard_or_a_way_to_more_rights(
+    rule: dict[str, object], field: str
+) -> None:
+    from pydantic import ValidationError
+
+    from breakfix.scenario.models import LearnerRule
+
+    body = {"why": "a reason long enough", **rule} if field != "why" else rule
+    with pytest.raises(ValidationError) as refused:
+        LearnerRule.model_validate(body)
+    assert field in str(refused.value)

@@ -254,7 +254,7 @@ class LabLoop:
                 await self.kube.apply(
                     learner_binding(action.learner, self.namespace), self.namespace
                 )
-                for access in learner_cluster_access(action.learner, lab):
+                for access in learner_cluster_access(action.learner, lab, rendered.learner_rules):
                     await self.kube.apply(access)
             if changes is not None and node_changes and changes.takes_api_server:
                 # What it breaks on the node is the API server this provisioning needs.

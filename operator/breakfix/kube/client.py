@@ -79,6 +79,14 @@ class Kube:
     async def close(self) -> None:
         await self.api.close()
 
+    def impersonating(self, user: str) -> Kube:
+        """A client with these credentials that acts as `user`: the API server grants what
+        `user` holds (and `system:authenticated`'s), as it would the learner's own kubeconfig.
+        Closed by the caller."""
+        api = client.ApiClient(configuration=self.api.configuration)
+        api.set_default_header("Impersonate-User", user)
+        return Kube(api)
+
     async def dynamic(self) -> DynamicClient:
         if self._dynamic is None:
             self._dynamic = await DynamicClient(self.api)
@@ -125,7 +133,12 @@ class Kube:
             raise
 
     async def list_objects(
-        self, api_version: str, kind: str, namespace: str = "", label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str = "",
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[Obj]:
         res = await self.resource(api_version, kind)
         dyn = await self.dynamic()
@@ -133,6 +146,7 @@ class Kube:
             res,
             namespace=(namespace or None) if res.namespaced else None,
             label_selector=label_selector,
+            field_selector=field_selector,
         )
         return [dict(item) for item in _plain(result).get("items", [])]
 

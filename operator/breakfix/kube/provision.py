@@ -115,9 +115,10 @@ def learner_binding(learner: Learner, namespace: str) -> Obj:
     }
 
 
-def learner_cluster_access(learner: Learner, lab: Obj) -> list[Obj]:
+def learner_cluster_access(learner: Learner, lab: Obj, rules: list[Obj] | None = None) -> list[Obj]:
     """Outside the lab's namespace the learner reads their own Lab (its task, hints, progress)
-    and the Nodes (where pods run, which is cordoned), and nothing else: no Scenario (it holds
+    and the Nodes (where pods run, which is cordoned), and holds the `rules` the scenario's task
+    needs (`learnerRights`: uncordon its node, say), and nothing else: no Scenario (it holds
     the hints and the solution), no other Lab, no Secret anywhere else. Owned by the Lab."""
     name = f"breakfix-learner-{lab['metadata']['name']}"
     meta = {
@@ -137,6 +138,7 @@ def learner_cluster_access(learner: Learner, lab: Obj) -> list[Obj]:
                 "verbs": ["get", "list", "watch"],
             },
             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+            *(rules or []),
         ],
     }
     binding = {

@@ -19,7 +19,7 @@ async def apply_solution(
         if step.wait_seconds is not None:
             await asyncio.sleep(step.wait_seconds)
         elif step.drain is not None:
-            await drain(kube, step.drain, namespace)
+            await drain(kube, step.drain)
         elif step.on_node is not None:
             if shell is None:
                 raise NodeShellError("an onNode step, but the lab names no node shell")
@@ -44,25 +44,24 @@ async def apply_solution(
             await wait_for(kube, d.api_version, d.kind, d.name, lambda o: o is None, 120, ns)
 
 
-async def drain(kube: Kube, step: DrainStep, namespace: str) -> None:
-    """What `kubectl drain --pod-selector` does to the lab's pods: cordon, evict (a budget's
-    refusal, 429, is retried as kubectl retries it), wait until they are gone."""
+async def drain(kube: Kube, step: DrainStep) -> None:
+    """What `kubectl drain --pod-selector` does, with the requests it makes (so the self-test,
+    run with the learner's rights, proves them enough): cordon, list the node's selected pods in
+    every namespace, evict them (a budget's refusal, 429, is retried as kubectl retries it),
+    until none is left."""
     await kube.patch("v1", "Node", step.node, {"spec": {"unschedulable": True}}, "merge")
+    selector = ",".join(f"{k}={v}" for k, v in step.selector.items())
     deadline = asyncio.get_running_loop().time() + step.timeout_seconds
     while True:
-        pods = [
-            p
-            for p in await kube.list_objects("v1", "Pod", namespace)
-            if p.get("spec", {}).get("nodeName") == step.node
-            and all(
-                (p["metadata"].get("labels") or {}).get(k) == v for k, v in step.selector.items()
-            )
-        ]
+        pods = await kube.list_objects(
+            "v1", "Pod", label_selector=selector, field_selector=f"spec.nodeName={step.node}"
+        )
         if not pods:
             return
         for pod in pods:
-            if not pod["metadata"].get("deletionTimestamp"):
-                await kube.evict(namespace, pod["metadata"]["name"])
+            meta = pod["metadata"]
+            if not meta.get("deletionTimestamp"):
+                await kube.evict(meta["namespace"], meta["name"])
         if asyncio.get_running_loop().time() > deadline:
             names = ", ".join(p["metadata"]["name"] for p in pods)
             raise TimeoutError(f"drain of {step.node}: {names} still there")

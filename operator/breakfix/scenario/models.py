@@ -64,6 +64,39 @@ class Hint(Model):
     cost: int = Field(10, ge=0, le=100, description="Points taken off the score when revealed.")
 
 
+# What a learner may be given beyond their namespace. Never `escalate`, `bind` or `impersonate`
+# (each a way to more rights), never a wildcard: a lab lists what its task needs, by name.
+LearnerVerb = Literal["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+class LearnerRule(Model):
+    """An RBAC rule a learner holds cluster-wide while the lab runs, in the per-lab ClusterRole
+    `breakfix-learner-<lab>` (removed with the Lab). Templated: `resourceNames: ["{{ node }}"]`."""
+
+    api_groups: list[str] = Field(alias="apiGroups", min_length=1)
+    resources: list[str] = Field(min_length=1)
+    verbs: list[LearnerVerb] = Field(min_length=1)
+    resource_names: list[str] = Field(default_factory=list, alias="resourceNames")
+    why: str = Field(min_length=10, description="What in the task needs it (kept in the lab).")
+
+    @field_validator("api_groups", "resources", "resource_names")
+    @classmethod
+    def _no_wildcard(cls, values: list[str]) -> list[str]:
+        if "*" in values:
+            raise ValueError("no wildcard: name what the task needs")
+        return values
+
+    def rule(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {
+            "apiGroups": self.api_groups,
+            "resources": self.resources,
+            "verbs": list(self.verbs),
+        }
+        if self.resource_names:
+            rule["resourceNames"] = self.resource_names
+        return rule
+
+
 class ObjectRef(Model):
     api_version: str = Field(alias="apiVersion")
     kind: str
@@ -376,6 +409,13 @@ class ScenarioSpec(Model):
     requires: list[str] = Field(
         default_factory=list,
         description="Cluster features the lab needs beyond a plain cluster (informational).",
+    )
+    learner_rights: list[LearnerRule] = Field(
+        default_factory=list,
+        alias="learnerRights",
+        description="What the learner needs outside their namespace to do the task (cordon a "
+        "node, create a ClusterRole), granted while the lab runs. Reading their own Lab and the "
+        "Nodes is always granted.",
     )
     exclusive: bool = Field(
         False, description="Touches shared cluster state: at most one such lab runs at a time."

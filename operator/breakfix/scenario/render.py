@@ -6,13 +6,14 @@ A string that is a single ``{{ expression }}`` keeps the expression's type, so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from breakfix.checks.check import Check
 from breakfix.checks.provisioned_kept import ProvisionedKeptCheck
 from breakfix.scenario.models import (
     Hint,
+    LearnerRule,
     NodeChanges,
     ScenarioSpec,
     Solution,
@@ -41,6 +42,8 @@ class RenderedScenario:
     hints: list[Hint]
     solution: Solution
     node_changes: NodeChanges | None = None
+    # RBAC rules the learner holds cluster-wide while the lab runs (`learnerRights`).
+    learner_rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 def lab_context(
@@ -112,6 +115,12 @@ def render(
                 spec.solution.model_dump(by_alias=True, exclude_none=True), context, "solution"
             )
         ),
+        learner_rules=[
+            LearnerRule.model_validate(
+                render_tree(r.model_dump(by_alias=True), context, f"learnerRights[{i}]")
+            ).rule()
+            for i, r in enumerate(spec.learner_rights)
+        ],
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
 from breakfix.lab.nodes import changes_recorded, holder
 from breakfix.scenario.catalog import LabFolder
-from breakfix.scenario.models import Variant
+from breakfix.scenario.models import Solution, Variant
 from breakfix.scenario.render import render, render_steps
 from breakfix.scenario.template import namespace_for
 
@@ -86,11 +87,20 @@ async def run_lab(
         node_lab=folder.spec.node_changes is not None,
     )
     spec = folder.spec
+    # Each run has a learner, who applies the reference solution and the accepted fixes with
+    # their own rights: the rights every learner is given are proven enough for the task. A
+    # shortcut is applied with the self-test's own rights: the grader must refuse it even
+    # from a learner who may do anything.
+    learner = f"selftest-{name}"
     body = {
         "apiVersion": API_VERSION,
         "kind": "Lab",
         "metadata": {"name": name},
-        "spec": {"scenario": folder.id, "seed": seed},
+        "spec": {
+            "scenario": folder.id,
+            "seed": seed,
+            "learner": {"kind": "User", "name": learner},
+        },
     }
     start = time.monotonic()
     lab_status: dict[str, Any] = {}
@@ -133,7 +143,10 @@ async def run_lab(
             else render(spec, folder.id, name, seed, node, shell).solution
         )
         fixed = time.monotonic()
-        await apply_solution(kube, solution, namespace_for(name), shell)
+        if expect_solved:
+            await as_learner(kube, learner, solution, namespace_for(name), shell)
+        else:
+            await apply_solution(kube, solution, namespace_for(name), shell)
         if not expect_solved:
             if takes_api:
                 # The shortcut restarts the API server: judge it once it answers again, and
@@ -238,6 +251,31 @@ async def _api_back_or_repaired(
         if step.on_node is not None:
             await run_on_node(shell, step.on_node)
     await wait_lab(kube, name, lambda o: True, 180)
+
+
+async def as_learner(
+    kube: Kube, learner: str, solution: Solution, namespace: str, shell: str | None
+) -> None:
+    """The solution's API steps as `learner` (node steps go through the node's shell, as a
+    learner's `docker exec` would); a refusal names the right the learner lacks."""
+    own = kube.impersonating(learner)
+    try:
+        await apply_solution(own, solution, namespace, shell)
+    except ApiException as exc:
+        if exc.status != 403:
+            raise
+        raise AssertionError(
+            f"the learner may not do the task: {_refusal(exc)} (the lab's learnerRights?)"
+        ) from None
+    finally:
+        await own.close()
+
+
+def _refusal(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except ValueError:
+        return str(exc.reason)
 
 
 async def wait_lab(
