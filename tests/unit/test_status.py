@@ -98,3 +98,46 @@ def test_a_live_view_ends_with_a_newline_when_piped() -> None:
     with live(console, Text("hint 1: look at the selector")) as view:
         view.update(Text("hint 1: look at the selector"))
     assert out.getvalue().endswith("hint 1: look at the selector\n"), repr(out.getvalue())
+
+
+def test_a_check_that_could_not_be_read_keeps_its_last_verdict() -> None:
+    solved = graded_status(READY, evaluation(T0 + 10, True, True))
+    blip = Evaluation(
+        generation=1,
+        now=T0 + 20,
+        checks=CHECKS,
+        results=[
+            CheckResult(name="works", passed=False, message="could not read", unknown=True),
+            CheckResult(name="guard", passed=True, message="m"),
+        ],
+        revealed=[],
+        time_limit_seconds=None,
+    )
+    after = graded_status(solved, blip)
+    assert condition(after, "Solved")["status"] == "True"  # type: ignore[index]
+    assert after.get("regressions", 0) == 0 and events_between(solved, after) == []
+
+
+def test_symptoms_that_could_not_be_read_are_waited_for_past_the_deadline() -> None:
+    from breakfix.lab.symptoms import Observation, symptoms_status
+
+    def observe(now: float, unknown: bool) -> tuple[str, float]:
+        result = CheckResult(name="works", passed=False, message="no answer",
+                             recheck_at=now + 2 if unknown else None, unknown=unknown)  # fmt: skip
+        status, _, wake = symptoms_status(
+            {"provisionedAt": iso(T0)},
+            Observation(
+                generation=1,
+                now=now,
+                namespace="lab-a",
+                symptoms=CHECKS[:1],
+                results=[result],
+                checks_watched=1,
+                symptoms_seconds=30,
+                safety_seconds=300,
+            ),
+        )
+        return condition(status, "Ready")["reason"], wake  # type: ignore[index]
+
+    assert observe(T0 + 60, unknown=True) == ("WaitingForSymptoms", T0 + 62)
+    assert observe(T0 + 60, unknown=False)[0] == "SymptomsNotObserved"

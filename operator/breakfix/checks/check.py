@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
-from breakfix.checks.check_type import CheckType, Verdict
+from breakfix.checks.check_type import CheckType
 from breakfix.checks.models import NAME_PATTERN, CheckResult, Model
 from breakfix.checks.registry import BY_KEY
 from breakfix.checks.snapshot import Need, Snapshot
@@ -80,13 +80,23 @@ def _details(exc: ValidationError, prefix: tuple[str, ...]) -> list[InitErrorDet
     return out
 
 
+# A check whose reads failed is asked again this soon, instead of at the next watch event or
+# safety re-check (minutes away): a slow API server must not leave a lab waiting that long.
+UNKNOWN_RETRY_SECONDS = 2.0
+
+
 def evaluate(check: Check, snapshot: Snapshot, namespace: str) -> CheckResult:
     """The verdict on one check; never raises for cluster states, only for malformed checks."""
     failed = [snapshot.errors[n] for n in check.needs(namespace) if n in snapshot.errors]
     if failed:
-        verdict = Verdict(False, f"could not read the cluster: {failed[0]}")
-    else:
-        verdict = check.body.verdict(snapshot, namespace)
+        return CheckResult(
+            name=check.name,
+            passed=False,
+            message=f"could not read the cluster: {failed[0]}",
+            recheck_at=snapshot.now + UNKNOWN_RETRY_SECONDS,
+            unknown=True,
+        )
+    verdict = check.body.verdict(snapshot, namespace)
     recheck_at = verdict.recheck_at
     every = type(check.body).recheck_seconds
     if every is not None:

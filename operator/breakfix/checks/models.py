@@ -20,3 +20,8 @@ class CheckResult(Model):
     recheck_at: float | None = Field(
         None, description="Epoch seconds at which the result may change without any event."
     )
+    unknown: bool = Field(
+        False,
+        description="What the check reads could not be read (the API server slow or away): "
+        "neither passed nor failed, and asked again soon.",
+    )

@@ -65,6 +65,11 @@ def check_entries(
     entries = []
     for check, result in zip(checks, results, strict=True):
         old = before.get(check.name)
+        if result.unknown and old is not None:
+            # Not read this time: the last verdict stands (an API blip neither solves a lab
+            # nor takes a solve away, and a deadline freezes the last verdict known).
+            entries.append(old)
+            continue
         changed = old is None or old.get("passed") != result.passed
         entries.append(
             {
