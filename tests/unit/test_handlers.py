@@ -44,17 +44,17 @@ async def test_a_lab_wakes_on_spec_changes_only(monkeypatch: pytest.MonkeyPatch)
     signals = shared(memo).signals
     flag = signals.flag("t")
 
-    def changed(generation: int) -> None:
+    async def changed(generation: int) -> None:
         raw = {"metadata": {"name": "t", "generation": generation}}
         body, meta = kopf.Body(raw), kopf.Meta(raw)
-        handlers.lab_changed(name="t", body=body, meta=meta, type="MODIFIED", memo=memo)
+        await handlers.lab_changed(name="t", body=body, meta=meta, type="MODIFIED", memo=memo)
 
-    changed(1)
+    await changed(1)
     assert flag.is_set()
     flag.clear()
-    changed(1)
+    await changed(1)
     assert not flag.is_set()
-    changed(2)
+    await changed(2)
     assert flag.is_set()
 
 

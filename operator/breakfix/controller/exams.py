@@ -30,7 +30,7 @@ SAFETY_SECONDS = 300.0
 
 
 @kopf.index(GROUP, VERSION, "labs", id="exam_labs", labels={EXAM_LABEL: kopf.PRESENT})
-def exam_labs(name: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[str, Any]:
+async def exam_labs(name: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[str, Any]:
     return {
         labels[EXAM_LABEL]: {
             "name": name,
@@ -41,7 +41,7 @@ def exam_labs(name: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict
 
 
 @kopf.index(GROUP, VERSION, "exams", id="exams")
-def exams(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> Any:
+async def exams(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> Any:
     learner = spec.get("learner") or {}
     return {
         None: OtherExam(
@@ -58,7 +58,9 @@ def exams(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_:
 
 
 @kopf.on.event(GROUP, VERSION, "exams", id="exam_changed")
-def exam_changed(name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def exam_changed(
+    name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
     state = shared(memo)
     # A hand-in (spec.submitted) wakes the exam; its own status writes change nothing it reads.
     state.signals.lab(exam_signal(name))

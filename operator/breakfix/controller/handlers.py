@@ -82,10 +82,10 @@ def _register(watched: WatchedKind) -> None:
         def when(name: str, **_: Any) -> bool:  # type: ignore[misc]
             return name.startswith(NAMESPACE_PREFIX)
 
-    def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
+    async def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
         return {namespace or "": slim(body)}
 
-    def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    async def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
         signals = shared(memo).signals
         if namespace == SYSTEM_NAMESPACE:
             # A control-plane lab's checks read kube-system (static pods, CoreDNS).
@@ -110,12 +110,12 @@ for _watched in WATCHED:
 
 
 @kopf.index(GROUP, VERSION, "scenarios")
-def scenarios(name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any]:
+async def scenarios(name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any]:
     return {name: dict(spec)}
 
 
 @kopf.on.event(GROUP, VERSION, "scenarios")
-def scenario_changed(
+async def scenario_changed(
     name: str, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     state = shared(memo)
@@ -125,7 +125,7 @@ def scenario_changed(
 
 
 @kopf.on.event(GROUP, VERSION, "labs")
-def lab_changed(
+async def lab_changed(
     name: str, body: kopf.Body, meta: kopf.Meta, type: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """Wake the lab on a spec change (hints, reset) or deletion only: our own status writes and
