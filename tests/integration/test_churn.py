@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -105,8 +106,20 @@ def test_churn_leaves_nothing_behind(operator: InClusterOperator) -> None:
     watcher = InClusterOperator()  # its log from now on
     before = rss(operator)
     started = time.monotonic()
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        # The curve tells a leak (growing to the end) from caches filling (flat after a while).
+        while not done.wait(30):
+            samples.append(round(rss(operator), 1))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     with ThreadPoolExecutor(AT_ONCE) as pool:
         seconds = list(pool.map(cycle, range(CYCLES)))
+    done.set()
+    sampler.join()
     wall = time.monotonic() - started
     left = leftovers()
     after = rss(operator)
@@ -118,11 +131,13 @@ def test_churn_leaves_nothing_behind(operator: InClusterOperator) -> None:
         "cycle_p50_s": round(sorted(seconds)[len(seconds) // 2], 1),
         "rss_before_mib": round(before, 1),
         "rss_after_mib": round(after, 1),
+        "rss_every_30s_mib": samples,
         "leftovers": left,
         "log_errors": len(errors),
     }
     print("\nchurn:", json.dumps(report))
-    record("churn", **{**report, "leftovers": sum(len(v) for v in left.values())})
+    record("churn", **{**report, "leftovers": sum(len(v) for v in left.values()),
+                       "rss_every_2min_mib": ", ".join(map(str, samples[::4]))})  # fmt: skip
     assert not left, left
     assert not errors, "\n".join(errors[:20])
     # Python keeps some of what it freed: flat means within 5 % (and a few MiB for tiny runs).

@@ -116,6 +116,28 @@ class Kube:
         )
         return _plain(result)
 
+    async def create_or_apply(
+        self, obj: Obj, namespace: str | None = None, field_manager: str = FIELD_MANAGER
+    ) -> Obj:
+        """Create, or apply when it exists: as `kubectl create` then `kubectl apply` would. A
+        new object needs only `create` (a server-side apply is a patch, even of nothing)."""
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        dyn = await self.dynamic()
+        try:
+            # The dynamic client hands some refusals back as a Status, raised by _plain.
+            return _plain(
+                await dyn.create(
+                    res,
+                    body=obj,
+                    namespace=namespace if res.namespaced else None,
+                    field_manager=field_manager,
+                )
+            )
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        return await self.apply(obj, namespace, field_manager)
+
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> Obj | None:

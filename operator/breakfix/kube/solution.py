@@ -12,9 +12,15 @@ LEARNER_MANAGER = "learner"
 
 
 async def apply_solution(
-    kube: Kube, solution: Solution, namespace: str, shell: str | None = None
+    kube: Kube,
+    solution: Solution,
+    namespace: str,
+    shell: str | None = None,
+    create_first: bool = False,
 ) -> None:
-    """`shell` opens a shell on the lab's node (`status.shell`), for `onNode` steps."""
+    """`shell` opens a shell on the lab's node (`status.shell`), for `onNode` steps.
+    `create_first`: an `apply` step creates the object when it is new, as a learner with only
+    `create` on a kind would (`kubectl create`), and applies it only when it exists."""
     for step in solution.steps:
         if step.wait_seconds is not None:
             await asyncio.sleep(step.wait_seconds)
@@ -24,6 +30,8 @@ async def apply_solution(
             if shell is None:
                 raise NodeShellError("an onNode step, but the lab names no node shell")
             await run_on_node(shell, step.on_node)
+        elif step.apply is not None and create_first:
+            await kube.create_or_apply(step.apply, namespace, field_manager=LEARNER_MANAGER)
         elif step.apply is not None:
             await kube.apply(step.apply, namespace, field_manager=LEARNER_MANAGER)
         elif step.patch is not None:

@@ -569,6 +569,13 @@ class Variant(Model):
         description="Shortcuts: the check that must fail, and so tell the learner why; the "
         "self-test reports the failing checks and requires this one among them.",
     )
+    as_learner: bool = Field(
+        True,
+        alias="asLearner",
+        description="Fixes: the self-test applies it with the lab learner's rights. False for a "
+        "fix only a cluster admin can make (a new ClusterRole granting what the learner holds "
+        "in their namespace only): still accepted, proven with full rights.",
+    )
 
 
 class Variants(Model):
