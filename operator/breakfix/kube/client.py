@@ -280,6 +280,9 @@ class Kube:
         except ApiException as exc:
             if exc.status in (404, 429):
                 return exc.status == 404
+            if exc.status == 403 and "NamespaceTerminating" in str(exc.body):
+                # A pod of a namespace being deleted: it goes anyway; kubectl drain waits too.
+                return False
             raise
         return True
 
