@@ -88,7 +88,8 @@ def decide(seen: Observed, timing: Timing = Timing()) -> Decision:
     if raw is None:
         return step.not_ready(
             r.SCENARIO_NOT_FOUND,
-            f"Scenario {spec.scenario!r} does not exist; `kubectl get scenarios` lists them",
+            f"spec.scenario: Scenario {spec.scenario!r} does not exist; `kubectl get scenarios` "
+            "lists them",
         )
     try:
         scenario = ScenarioSpec.model_validate(raw)
