@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from breakfix.cli.dashboard import port_forward as forward_to_dashboard
 from breakfix.scenario.catalog import load_lab
 from tests.integration.cluster import get_json, hack_kind, kubectl, wait_until
 from tests.integration.labs import (
@@ -45,20 +46,7 @@ CHROMIUM_FLAGS = (
 
 
 def port_forward(port: int) -> subprocess.Popen[str]:
-    """`kubectl port-forward` to the dashboard's Service, as `breakfix dashboard` runs it: it
-    picks one pod the Service selects, when it starts."""
-    forward = subprocess.Popen(
-        ["kubectl", "-n", NAMESPACE, "port-forward", "svc/breakfix-dashboard", f"{port}:8082"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert forward.stdout is not None
-    first = forward.stdout.readline()
-    if "Forwarding from" not in first:
-        forward.terminate()
-        raise AssertionError(f"kubectl port-forward: {first}")
-    return forward
+    return forward_to_dashboard(NAMESPACE, "breakfix", port, 8082)
 
 
 def free_port() -> int:

@@ -23,10 +23,9 @@ async def token(kube: Kube, namespace: str, release: str) -> str:
     return base64.b64decode(secret["data"]["token"]).decode()
 
 
-def forward(
-    namespace: str, release: str, local: int, remote: int, secret: str, open_browser: bool
-) -> None:
-    """Port-forward until interrupted, after printing (and opening) the URL."""
+def port_forward(namespace: str, release: str, local: int, remote: int) -> subprocess.Popen[str]:
+    """`kubectl port-forward` to the dashboard's Service, running once it says it forwards. It
+    picks, when it starts, one pod the Service selects: the operator that holds the Lease."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise CliError("kubectl is not on PATH: the dashboard is reached through port-forward")
@@ -41,6 +40,14 @@ def forward(
     if "Forwarding from" not in first:
         proc.terminate()
         raise CliError(f"kubectl port-forward failed: {first.strip() or proc.wait()}")
+    return proc
+
+
+def forward(
+    namespace: str, release: str, local: int, remote: int, secret: str, open_browser: bool
+) -> None:
+    """Port-forward until interrupted, after printing (and opening) the URL."""
+    proc = port_forward(namespace, release, local, remote)
     url = f"http://127.0.0.1:{local}/?token={secret}"
     print(f"The class dashboard: {url}\n(Ctrl-C stops the port-forward.)", flush=True)
     if open_browser:
