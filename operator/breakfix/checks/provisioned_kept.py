@@ -36,12 +36,14 @@ Path = tuple[Seg, ...]
 _SEGMENT = re.compile(r'\.?([A-Za-z0-9_/-]+)|\[(\*|\d+)\]|\["([^"\]]+)"\]')
 
 # Objects every lab namespace has that no scenario provisions and no learner made: the
-# namespace's own defaults and the operator's learner binding (kube/provision.py).
+# namespace's own defaults and the operator's learner bindings (kube/provision.py).
 NAMESPACE_DEFAULTS = frozenset(
     {
         ("ConfigMap", "kube-root-ca.crt"),
         ("ServiceAccount", "default"),
         ("RoleBinding", "breakfix-learner"),
+        ("Role", "breakfix-learner-limits"),
+        ("RoleBinding", "breakfix-learner-limits"),
     }
 )
 # The short-lived client pods of `serviceRequest` checks.

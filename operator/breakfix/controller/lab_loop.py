@@ -28,8 +28,8 @@ from breakfix.kube.gather import Indexes, forget_requests, gather
 from breakfix.kube.nodes import apply_changes, apply_on_host, revert_changes
 from breakfix.kube.provision import (
     apply_manifests,
-    learner_binding,
     learner_cluster_access,
+    learner_namespace_access,
     namespace_object,
     teardown,
     wait_gone,
@@ -251,9 +251,8 @@ class LabLoop:
                 self.kube, lab, self.namespace, rendered.manifests
             )
             if action.learner:
-                await self.kube.apply(
-                    learner_binding(action.learner, self.namespace), self.namespace
-                )
+                for access in learner_namespace_access(action.learner, self.namespace):
+                    await self.kube.apply(access, self.namespace)
                 for access in learner_cluster_access(action.learner, lab, rendered.learner_rules):
                     await self.kube.apply(access)
             if changes is not None and node_changes and changes.takes_api_server:

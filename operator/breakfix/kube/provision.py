@@ -98,21 +98,45 @@ def learner_subject(learner: Learner) -> Obj:
     return subject
 
 
-def learner_binding(learner: Learner, namespace: str) -> Obj:
-    """Namespace admin for the learner: RBAC labs need Roles and RoleBindings, which `edit`
-    does not grant; the binding is namespaced, so nothing outside the lab is reachable."""
+# What the built-in `admin` ClusterRole leaves read-only in a namespace, and a lab's fix may
+# change: its quota and its default limits (raising a LimitRange is a valid fix of some labs).
+LEARNER_LIMITS_ROLE = "breakfix-learner-limits"
+
+
+def learner_namespace_access(learner: Learner, namespace: str) -> list[Obj]:
+    """Namespace admin for the learner (RBAC labs need Roles and RoleBindings, which `edit`
+    does not grant), and write on the namespace's ResourceQuotas and LimitRanges; every grant
+    is namespaced, so nothing outside the lab is reachable."""
     subject = learner_subject(learner)
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "breakfix-learner", "namespace": namespace},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": "admin",
+    rbac = "rbac.authorization.k8s.io"
+    return [
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "breakfix-learner", "namespace": namespace},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "admin"},
+            "subjects": [subject],
         },
-        "subjects": [subject],
-    }
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "Role",
+            "metadata": {"name": LEARNER_LIMITS_ROLE, "namespace": namespace},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["resourcequotas", "limitranges"],
+                    "verbs": ["create", "update", "patch", "delete"],
+                }
+            ],
+        },
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": LEARNER_LIMITS_ROLE, "namespace": namespace},
+            "roleRef": {"apiGroup": rbac, "kind": "Role", "name": LEARNER_LIMITS_ROLE},
+            "subjects": [subject],
+        },
+    ]
 
 
 def learner_cluster_access(learner: Learner, lab: Obj, rules: list[Obj] | None = None) -> list[Obj]:
