@@ -220,7 +220,7 @@ def test_service_endpoints_without_ports_serve_nothing() -> None:
     assert not evaluate(c, snap(services=[svc], slices=[portless], pods=[]), NS).passed
 
 
-def test_fresh_targets_are_read_through_the_api_not_the_cache() -> None:
+def test_fresh_targets_are_read_through_the_api_when_a_solve_is_confirmed() -> None:
     import asyncio
     from typing import Any, cast
 
@@ -246,11 +246,32 @@ def test_fresh_targets_are_read_through_the_api_not_the_cache() -> None:
     kube.put({**pdb, "metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 0}})
     stale = {"metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 2}}
     cache = {"cache_policy_poddisruptionbudgets": {NS: [stale]}}
-    snapshot = asyncio.run(gather(cast(Any, kube), cache, [need]))
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [need], confirm=True))
     assert evaluate(c, snapshot, NS).passed
+    # Other gradings read the cache, fresh or not: the event that changed it wakes the lab.
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [need]))
+    assert snapshot.objects[need] == [stale]
     cached_need = ObjectsNeed("policy/v1", "PodDisruptionBudget", NS)
-    snapshot = asyncio.run(gather(cast(Any, kube), cache, [cached_need]))
+    snapshot = asyncio.run(gather(cast(Any, kube), cache, [cached_need], confirm=True))
     assert snapshot.objects[cached_need] == [stale]
+
+
+def test_role_bindings_of_any_namespace_are_cached() -> None:
+    """A binding in `default` may grant a lab's subject rights: the cache has it."""
+    from breakfix.checks.snapshot import ObjectsNeed
+    from breakfix.kube.gather import cached
+
+    binding = {"metadata": {"name": "b", "namespace": "default"}}
+    pod = {"metadata": {"name": "p", "namespace": "default"}}
+    cache = {
+        "cache_rbac_authorization_k8s_io_rolebindings": {"default": [binding]},
+        "cache_pods": {"default": [pod]},
+    }
+    rbac = "rbac.authorization.k8s.io/v1"
+    assert cached(cache, ObjectsNeed(rbac, "RoleBinding", "default")) == [binding]
+    assert cached(cache, ObjectsNeed(rbac, "RoleBinding", "")) == [binding]
+    # Other kinds are cached in the labs' namespaces and kube-system only.
+    assert cached(cache, ObjectsNeed("v1", "Pod", "default")) is None
 
 
 def test_a_resource_check_says_why_it_failed() -> None:

@@ -18,10 +18,12 @@ from breakfix.controller.lab_loop import (
     LabLoop,
     LoopSettings,
     retry_delay,
+    solves,
     status_patch,
 )
 from breakfix.controller.signals import Signals
 from breakfix.kube.client import ApiException
+from breakfix.lab.actions import Decision, PostEvent, WriteStatus
 from breakfix.lab.conditions import condition
 from breakfix.lab.nodes import HOLDER
 from tests.unit.fake_kube import FakeKube
@@ -226,3 +228,17 @@ async def test_the_task_is_in_the_status_rendered_for_this_lab() -> None:
     lab.loop.scenarios["s"]["task"] = "Fix the config map `app` in `{{ namespace }}`."  # type: ignore[index]
     await lab.step()
     assert lab.loop.written["task"] == "Fix the config map `app` in `lab-t`."
+
+
+def test_only_a_grading_that_newly_solves_the_lab_is_confirmed() -> None:
+    def status(solved: str) -> dict[str, Any]:
+        return {"conditions": [{"type": "Solved", "status": solved}]}
+
+    solving = Decision(status("True"), [WriteStatus(status("True"))], 0.0)
+    assert solves(solving, status("False"))
+    assert solves(solving, {})
+    # Solved already: a grading that keeps it so is not confirmed again.
+    assert not solves(solving, status("True"))
+    assert not solves(Decision(status("False"), [WriteStatus(status("False"))], 0.0), {})
+    # Nothing written (an intermediate decision of the step): nothing to confirm yet.
+    assert not solves(Decision(status("True"), [PostEvent("Normal", "X", "y")], None), {})

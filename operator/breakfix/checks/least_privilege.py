@@ -52,8 +52,11 @@ class LeastPrivilegeCheck(CheckType):
     )
 
     def needs(self, namespace: str) -> list[Need]:
-        # Fresh from the API: the `canI` checks beside this one ask the authorizer live, and a
-        # new binding must not pass them before this check sees it in a lagging cache.
+        # Fresh: the `canI` checks beside this one ask the authorizer live, and a new binding
+        # must not pass them before this check sees it in a lagging cache. Fresh needs come
+        # from the watch cache (it holds the RBAC kinds of every namespace) until a grading
+        # would solve the lab, and from the API for that one (controller/lab_loop.py): listing
+        # every Role of the cluster at each grading was quadratic in the labs.
         return list(self._rbac_needs())
 
     @staticmethod

@@ -21,8 +21,9 @@ class Target(Model):
     )
     fresh: bool = Field(
         False,
-        description="Read through the API, not the watch cache: for a guard that must agree "
-        "with a check asking the API live (an eviction, an access review).",
+        description="Read through the API, not the watch cache, whenever the grading would "
+        "solve the lab: for a guard that must agree with a check asking the API live (an "
+        "eviction, an access review).",
     )
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from breakfix.kube.agent import AgentClient
 from breakfix.kube.client import Kube
 from breakfix.kube.nodes import revert_changes
 from breakfix.kube.provision import teardown
-from breakfix.kube.watched import SYSTEM_NAMESPACE, WATCHED, WatchedKind, watched_namespace
+from breakfix.kube.watched import WATCHED, WatchedKind, watched_namespace
 from breakfix.scenario.template import namespace_for
 
 
@@ -76,7 +76,7 @@ def _register(watched: WatchedKind) -> None:
 
     Kopf starts no daemon before every index is filled, so a lab never grades a half-loaded cache.
     """
-    when = _in_labs if watched.namespaced else None
+    when = _in_labs if watched.namespaced and not watched.all_namespaces else None
     if watched.kind == "Namespace":
 
         def when(name: str, **_: Any) -> bool:  # type: ignore[misc]
@@ -87,8 +87,9 @@ def _register(watched: WatchedKind) -> None:
 
     async def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
         signals = shared(memo).signals
-        if namespace == SYSTEM_NAMESPACE:
-            # A control-plane lab's checks read kube-system (static pods, CoreDNS).
+        if namespace is not None and not namespace.startswith(NAMESPACE_PREFIX):
+            # A control-plane lab's checks read kube-system (static pods, CoreDNS); an RBAC
+            # check, bindings of any namespace.
             signals.kind(watched.kind)
         elif watched.namespaced:
             signals.namespace(namespace or "")

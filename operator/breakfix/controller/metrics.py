@@ -16,6 +16,10 @@ CHECKS_EVALUATED = Counter(
 EVALUATIONS = Counter(
     "breakfix_lab_evaluations_total", "Passes of a lab loop: each reads its state and grades it."
 )
+SOLVE_CONFIRMATIONS = Counter(
+    "breakfix_solve_confirmations_total",
+    "Gradings from the watch cache that would solve a lab, graded again from the API.",
+)
 STATUS_WRITES = Counter("breakfix_status_writes_total", "Lab status patches sent to the API.")
 STEP_RETRIES = Counter(
     "breakfix_lab_step_retries_total",

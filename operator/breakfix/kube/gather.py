@@ -55,7 +55,7 @@ def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
     index = indexes[watched.index_id]
     if watched.namespaced and need.namespace == "":
         return [obj for store in index.values() for obj in store]
-    if watched.namespaced and not watched_namespace(need.namespace):
+    if watched.namespaced and not (watched.all_namespaces or watched_namespace(need.namespace)):
         return None
     return list(index.get(need.namespace if watched.namespaced else "", ()))
 
@@ -66,16 +66,18 @@ async def gather(
     needs: list[Need],
     agent: AgentClient | None = None,
     wake: Callable[[], None] | None = None,
+    confirm: bool = False,
 ) -> Snapshot:
-    """What `needs` ask for, from the watch cache where it has it. `wake` is how a slow answer
-    (a request through a Service) calls the lab back when it is in, instead of being waited for."""
+    """What `needs` ask for, from the watch cache where it has it, and with `confirm` the needs
+    marked fresh from the API. `wake` is how a slow answer (a request through a Service) calls
+    the lab back when it is in, instead of being waited for."""
     snapshot = Snapshot(now=time.time())
 
     async def fetch(need: Need) -> None:
         try:
             async with asyncio.timeout(FETCH_TIMEOUT_SECONDS):
                 if isinstance(need, ObjectsNeed):
-                    objs = None if need.fresh else cached(indexes, need)
+                    objs = None if need.fresh and confirm else cached(indexes, need)
                     if objs is None:
                         objs = await kube.list_objects(need.api_version, need.kind, need.namespace)
                     snapshot.objects[need] = objs

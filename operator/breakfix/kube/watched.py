@@ -24,6 +24,10 @@ class WatchedKind:
     plural: str
     kind: str
     namespaced: bool = True
+    # Cached in every namespace, not only the labs' and kube-system: a binding made anywhere
+    # may grant a lab's subject rights, and a whole-set RBAC check must see it without listing
+    # every Role of the cluster from the API at each evaluation (quadratic in the labs).
+    all_namespaces: bool = False
 
     @property
     def api_version(self) -> str:
@@ -58,8 +62,10 @@ WATCHED = (
     WatchedKind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
     WatchedKind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
     WatchedKind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
-    WatchedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    WatchedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    WatchedKind("rbac.authorization.k8s.io", "v1", "roles", "Role", all_namespaces=True),
+    WatchedKind(
+        "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", all_namespaces=True
+    ),
     WatchedKind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
     WatchedKind(
         "rbac.authorization.k8s.io",
