@@ -106,11 +106,13 @@ selftest: venv ## prove every lab (or LAB=<id>) with the kind cluster's operator
 
 BENCH_ARGS ?=
 .PHONY: bench
-bench: venv ## benchmark on the kind cluster: latency, scale, poller baseline
-	@eval "$$($(CLUSTER) up)" && \
-	kubectl -n breakfix-system scale deployment/breakfix --replicas=0 2>/dev/null; \
-	$(BIN)/python bench/run.py $(BENCH_ARGS); status=$$?; \
-	kubectl -n breakfix-system scale deployment/breakfix --replicas=1 2>/dev/null; exit $$status
+bench: venv ## benchmark the in-cluster operator on kind against a 5 s poller; prints a table, writes bench-results/bench.json
+	@eval "$$($(CLUSTER) up)" && $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+.PHONY: bench-compare
+bench-compare: venv ## two bench runs side by side with ratios: make bench-compare A=old.json B=new.json
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make bench-compare A=old.json B=new.json"; exit 2; }
+	@$(BIN)/python bench/compare.py $(A) $(B)
 
 .PHONY: chaos
 chaos: venv ## faults, churn and hostile learners on the kind cluster: 100 churn cycles, kills, an API outage

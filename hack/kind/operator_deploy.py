@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -114,6 +115,7 @@ def install(ref: str, *extra: str) -> None:
         # Helm installs a chart's crds/ once and never upgrades them: a CRD that gained a field
         # would go on pruning it from every Scenario the upgrade applies.
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
+        adopt_scenarios()
         run(
             [
                 helm(),
@@ -144,6 +146,35 @@ def install(ref: str, *extra: str) -> None:
             hint=f"kubectl -n {NAMESPACE} describe pod; kubectl -n {NAMESPACE} logs deploy/"
             + RELEASE,
         )
+
+
+def adopt_scenarios() -> None:
+    """Hand Helm the chart's Scenarios that exist without it: `breakfix selftest` (or `make
+    install`) applies a lab's Scenario itself, and Helm refuses to upgrade over an object
+    another client created ("cannot be imported into the current release")."""
+    chart = set(re.findall(r"^kind: Scenario\nmetadata:\n  name: (\S+)$",
+                           (CHART / "files/scenarios.yaml").read_text(), re.M))  # fmt: skip
+    out = cluster.kubectl("get", "scenarios", "-o", "json", check=False)
+    if out.returncode != 0:
+        return
+    orphans = [
+        item["metadata"]["name"]
+        for item in json.loads(out.stdout)["items"]
+        if item["metadata"]["name"] in chart
+        and (item["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") != RELEASE
+    ]
+    if not orphans:
+        return
+    names = [f"scenario/{name}" for name in orphans]
+    cluster.kubectl("label", "--overwrite", *names, "app.kubernetes.io/managed-by=Helm")
+    cluster.kubectl(
+        "annotate",
+        "--overwrite",
+        *names,
+        f"meta.helm.sh/release-name={RELEASE}",
+        f"meta.helm.sh/release-namespace={NAMESPACE}",
+    )
+    log(f"handed to Helm {len(orphans)} Scenarios applied by another client: {', '.join(orphans)}")
 
 
 def deploy(*extra: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from breakfix.cli.dashboard import port_forward as forward_to_dashboard
+from breakfix.cli.dashboard import to_dashboard
 from breakfix.scenario.catalog import load_lab
 from tests.integration.cluster import get_json, hack_kind, kubectl, wait_until
 from tests.integration.labs import (
@@ -46,7 +46,7 @@ CHROMIUM_FLAGS = (
 
 
 def port_forward(port: int) -> subprocess.Popen[str]:
-    return forward_to_dashboard(NAMESPACE, "breakfix", port, 8082)
+    return to_dashboard(NAMESPACE, "breakfix", port, 8082)
 
 
 def free_port() -> int:

@@ -23,14 +23,15 @@ async def token(kube: Kube, namespace: str, release: str) -> str:
     return base64.b64decode(secret["data"]["token"]).decode()
 
 
-def port_forward(namespace: str, release: str, local: int, remote: int) -> subprocess.Popen[str]:
-    """`kubectl port-forward` to the dashboard's Service, running once it says it forwards. It
-    picks, when it starts, one pod the Service selects: the operator that holds the Lease."""
+def port_forward(namespace: str, target: str, *ports: str) -> subprocess.Popen[str]:
+    """`kubectl port-forward` to `target` (svc/NAME, pod/NAME) for each LOCAL:REMOTE in `ports`,
+    running once it says it forwards. Through a Service it picks, when it starts, one pod the
+    Service selects: for the dashboard's, the operator that holds the Lease."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        raise CliError("kubectl is not on PATH: the dashboard is reached through port-forward")
+        raise CliError("kubectl is not on PATH: the operator is reached through port-forward")
     proc = subprocess.Popen(
-        [kubectl, "-n", namespace, "port-forward", f"svc/{release}-dashboard", f"{local}:{remote}"],
+        [kubectl, "-n", namespace, "port-forward", target, *ports],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -43,11 +44,15 @@ def port_forward(namespace: str, release: str, local: int, remote: int) -> subpr
     return proc
 
 
+def to_dashboard(namespace: str, release: str, local: int, remote: int) -> subprocess.Popen[str]:
+    return port_forward(namespace, f"svc/{release}-dashboard", f"{local}:{remote}")
+
+
 def forward(
     namespace: str, release: str, local: int, remote: int, secret: str, open_browser: bool
 ) -> None:
     """Port-forward until interrupted, after printing (and opening) the URL."""
-    proc = port_forward(namespace, release, local, remote)
+    proc = to_dashboard(namespace, release, local, remote)
     url = f"http://127.0.0.1:{local}/?token={secret}"
     print(f"The class dashboard: {url}\n(Ctrl-C stops the port-forward.)", flush=True)
     if open_browser:
