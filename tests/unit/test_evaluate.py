@@ -294,3 +294,37 @@ def test_a_resource_check_says_why_it_failed() -> None:
     assert evaluate(c, snap(deployments=[]), NS).message == (
         "no Deployment named web in namespace lab-t (a single replica is no high availability)"
     )
+
+
+def test_reads_in_flight_are_shared_and_never_older_than_asked() -> None:
+    """A storm of confirmations shares one list per kind while it is in flight; a read sent
+    before a confirmation started is not reused for it."""
+    import asyncio
+    import time
+    from typing import Any, cast
+
+    from breakfix.checks.snapshot import ObjectsNeed
+    from breakfix.kube.gather import fresh_list
+
+    class Lister:
+        calls = 0
+
+        async def list_objects(self, *_: Any) -> list[dict[str, Any]]:
+            Lister.calls += 1
+            await asyncio.sleep(0.05)
+            return [{"metadata": {"name": f"read-{Lister.calls}"}}]
+
+    need = ObjectsNeed("rbac.authorization.k8s.io/v1", "RoleBinding", "", fresh=True)
+
+    async def storm() -> tuple[list[Any], list[Any]]:
+        kube = cast(Any, Lister())
+        start = time.monotonic()
+        first = await asyncio.gather(*(fresh_list(kube, need, start) for _ in range(10)))
+        # Asked for a read sent after now: the finished one is not reused.
+        later = await asyncio.gather(fresh_list(kube, need, time.monotonic()))
+        return first, later
+
+    first, later = asyncio.run(storm())
+    assert Lister.calls == 2
+    assert all(r == [{"metadata": {"name": "read-1"}}] for r in first)
+    assert later == [[{"metadata": {"name": "read-2"}}]]

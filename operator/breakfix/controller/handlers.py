@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,8 @@ class Shared:
     settings: LoopSettings
     signals: Signals = field(default_factory=Signals)
     agent: AgentClient = field(default_factory=AgentClient.from_env)
+    # Shared by every lab loop: how many of their steps may be in flight at once.
+    steps: asyncio.Semaphore | None = None
     # Lab name -> the generation last seen, to wake a lab on spec changes only.
     generations: dict[str, int | None] = field(default_factory=dict)
     # The class dashboard's view of Labs, Exams and Scenarios, when it is served.
@@ -196,12 +199,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.error_backoffs = [0.5, *[1] * 300]
     poll = os.environ.get("BREAKFIX_POLL_SECONDS")
     if MEMO_KEY not in memo:
+        loop_settings = LoopSettings(
+            safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
+            poll_seconds=float(poll) if poll else None,
+        )
         memo[MEMO_KEY] = Shared(
             kube=await Kube.connect(),
-            settings=LoopSettings(
-                safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
-                poll_seconds=float(poll) if poll else None,
-            ),
+            settings=loop_settings,
+            steps=asyncio.Semaphore(loop_settings.steps_at_once),
         )
 
     state = shared(memo)
@@ -251,6 +256,7 @@ async def lab(
         post_event=post,
         logger=logger,
         agent=state.agent,
+        steps=state.steps,
     )
     await loop.run(lambda: bool(stopped), lambda: stopped.wait())
 

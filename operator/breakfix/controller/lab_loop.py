@@ -64,6 +64,11 @@ class LoopSettings:
     # events): it waits `debounce_seconds` for the burst to pause. One after a quiet spell (a
     # learner's fix) is graded at once: a fixed debounce cost every fix its whole length.
     burst_seconds: float = 1.0
+    # Lab steps in flight at once, across all labs. Unbounded, 500 labs starting together
+    # (an operator restart, a class arriving) held 500 sets of API answers in memory at once:
+    # the chart's 384 MiB limit killed the operator, which then met the same burst again; and
+    # the busy event loop timed out its own connections and its liveness probe.
+    steps_at_once: int = 16
     retry_seconds: float = 30.0
     # Benchmark baseline only: behave like a simple polling lab operator, re-reading everything
     # from the API every `poll_seconds` and ignoring watch events.
@@ -115,8 +120,10 @@ class LabLoop:
         post_event: EventPoster,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
         agent: AgentClient | None = None,
+        steps: asyncio.Semaphore | None = None,
     ) -> None:
         self.kube, self.signals, self.settings = kube, signals, settings
+        self.steps = steps or asyncio.Semaphore(settings.steps_at_once)
         self.agent = agent or AgentClient.from_env()
         self.body, self.indexes, self.scenarios = body, indexes, scenarios
         self.post_event, self.logger = post_event, logger
@@ -141,7 +148,8 @@ class LabLoop:
         try:
             while not stopped():
                 try:
-                    wake_at = await self.step()
+                    async with self.steps:
+                        wake_at = await self.step()
                 except Exception as exc:
                     if not transient(exc):
                         raise
