@@ -357,6 +357,7 @@ async def scale_step(
     evaluations = op.counter("breakfix_lab_evaluations_total") - evaluations_before
     writes = op.counter("breakfix_status_writes_total") - writes_before
     watches = await api_watches(kube)
+    rss_at_rest = op.rss_mib()
     dashboard = await DashboardLoad.open(op) if not op.poll else None
     # A fix storm under this load: a tenth of the labs this step created (at least five; the
     # earlier steps' labs are solved already) fixed at once; the operator part of each, and
@@ -383,7 +384,7 @@ async def scale_step(
             "quiet_after_ready_s": round(settled_after, 1),
             "evaluations_per_lab_per_min_at_rest": round(evaluations / count / (rest / 60), 3),
             "status_writes_at_rest": int(writes),
-            "operator_rss_mib": round(op.rss_mib(), 1),
+            "operator_rss_mib": round(rss_at_rest, 1),
             "operator_cpu_percent_at_rest": round(100 * cpu / rest, 2),
             "api_requests_per_lab_per_min_at_rest": round(requests / count / (rest / 60), 3),
             "api_requests_total_at_rest_per_min": round(requests / (rest / 60), 1),
