@@ -37,12 +37,15 @@ class Shared:
     signals: Signals = field(default_factory=Signals)
     agent: AgentClient = field(default_factory=AgentClient.from_env)
     # Shared by every lab loop: how many of their steps may be in flight at once.
-    steps: asyncio.Semaphore | None = None
+    steps: asyncio.Semaphore = field(init=False)
     # Lab name -> the generation last seen, to wake a lab on spec changes only.
     generations: dict[str, int | None] = field(default_factory=dict)
     # The class dashboard's view of Labs, Exams and Scenarios, when it is served.
     board: Board | None = None
     dashboard: web.AppRunner | None = None
+
+    def __post_init__(self) -> None:
+        self.steps = asyncio.Semaphore(self.settings.steps_at_once)
 
 
 MEMO_KEY = "breakfix"
@@ -199,14 +202,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.error_backoffs = [0.5, *[1] * 300]
     poll = os.environ.get("BREAKFIX_POLL_SECONDS")
     if MEMO_KEY not in memo:
-        loop_settings = LoopSettings(
-            safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
-            poll_seconds=float(poll) if poll else None,
-        )
         memo[MEMO_KEY] = Shared(
             kube=await Kube.connect(),
-            settings=loop_settings,
-            steps=asyncio.Semaphore(loop_settings.steps_at_once),
+            settings=LoopSettings(
+                safety_seconds=float(os.environ.get("BREAKFIX_SAFETY_SECONDS", "300")),
+                poll_seconds=float(poll) if poll else None,
+            ),
         )
 
     state = shared(memo)
