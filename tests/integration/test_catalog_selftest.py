@@ -67,7 +67,7 @@ def test_every_lab_is_broken_then_solved_and_variants_graded(
                 kube,
                 labs,
                 seeds_per_lab=2,
-                parallel=4,
+                parallel=_PARALLEL,
                 node_variants=node_variants(labs),
                 on_result=progress,
             )

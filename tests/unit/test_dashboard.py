@@ -142,3 +142,21 @@ def test_a_lab_without_a_change_for_ten_minutes_is_stuck() -> None:
     assert views.lab_row(ann, {}, T0 + 601, 600).stuck is True
     solved = lab("bob", "bob", passed=True, hints=[])
     assert views.lab_row(solved, {}, T0 + 9999, 600).stuck is False
+
+
+async def test_a_primed_board_serves_the_whole_class_before_any_watch_event() -> None:
+    """A new leader lists the class before serving: its first page is never a part of it."""
+    b = Board()
+    b.prime("Scenario", [SCENARIO.to_scenario()])
+    b.prime("Lab", [lab("ann", "ann", passed=False, hints=[]), lab("bob", "bob", True, [])])
+    c = await client(b)
+    try:
+        page = await (await c.get("/", headers={"Authorization": f"Bearer {TOKEN}"})).text()
+        assert 'id="lab-ann"' in page and 'id="lab-bob"' in page
+        # The watch's events are newer than the list: they overwrite it.
+        b.update("Lab", "ann", lab("ann", "ann", passed=True, hints=[]))
+        assert b.labs["ann"]["status"]["passed"] == 1
+        hidden = b.scenarios[SCENARIO.id]["spec"]
+        assert set(hidden) == {"title", "tags", "difficulty", "category"}  # no hints primed
+    finally:
+        await c.close()

@@ -220,6 +220,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             )
         else:
             state.board = Board()
+            for kind in ("Scenario", "Exam", "Lab"):
+                objs = await state.kube.list_objects(f"{GROUP}/{VERSION}", kind)
+                state.board.prime(kind, objs)
             stuck = 60 * float(os.environ.get("BREAKFIX_DASHBOARD_STUCK_MINUTES", "10"))
             state.dashboard = await dashboard.start(state.board, token, int(port), stuck)
 

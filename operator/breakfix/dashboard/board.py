@@ -24,8 +24,20 @@ class Board:
     scenarios: dict[str, Obj] = field(default_factory=dict)
     subscribers: set[asyncio.Queue[Change]] = field(default_factory=set)
 
+    def _store(self, kind: str) -> dict[str, Obj]:
+        return {"Lab": self.labs, "Exam": self.exams, "Scenario": self.scenarios}[kind]
+
+    def prime(self, kind: str, objs: list[Mapping[str, Any]]) -> None:
+        """Fill from one list read before the page is served: watch events reach a new
+        leader's handlers one object at a time, and a page served meanwhile showed a part of
+        the class. Read before Kopf's watches start, so their events are newer and overwrite;
+        a Lab or Exam listed here cannot vanish unseen in between, as our finalizer holds it."""
+        store = self._store(kind)
+        for obj in objs:
+            store[str((obj.get("metadata") or {}).get("name"))] = _kept(kind, obj)
+
     def update(self, kind: str, name: str, obj: Mapping[str, Any] | None) -> None:
-        store = {"Lab": self.labs, "Exam": self.exams, "Scenario": self.scenarios}[kind]
+        store = self._store(kind)
         if obj is None:
             store.pop(name, None)
         else:
