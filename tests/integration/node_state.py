@@ -65,6 +65,18 @@ def cluster_state() -> dict[str, Any]:
         }
     corefile = get_json("configmap", "coredns", "-n", "kube-system")["data"]
     state["coredns"] = corefile
+    deployment = get_json("deployment", "coredns", "-n", "kube-system")
+    template = deployment["spec"]["template"]
+    state["coredns-deployment"] = {
+        "replicas": deployment["spec"].get("replicas"),
+        # A learner's `kubectl rollout restart` is theirs to make; any other change is not.
+        "annotations": {
+            k: v
+            for k, v in (template["metadata"].get("annotations") or {}).items()
+            if k != "kubectl.kubernetes.io/restartedAt"
+        },
+        "volumes": template["spec"].get("volumes"),
+    }
     return state
 
 

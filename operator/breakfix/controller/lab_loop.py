@@ -25,7 +25,13 @@ from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
 from breakfix.kube.client import ApiException, Kube, transient
 from breakfix.kube.gather import Indexes, forget_requests, gather
-from breakfix.kube.nodes import apply_changes, apply_on_host, revert_changes
+from breakfix.kube.nodes import (
+    apply_changes,
+    apply_objects,
+    apply_on_host,
+    record_objects,
+    revert_changes,
+)
 from breakfix.kube.provision import (
     apply_manifests,
     learner_cluster_access,
@@ -277,7 +283,13 @@ class LabLoop:
             await self.kube.apply(namespace_object(lab, self.namespace, rendered.namespace_labels))
             changes = rendered.node_changes
             if changes is not None and action.node is not None:
+                # A provisioning tried again after a crash finds the add-on objects changed
+                # already: what they were is what it recorded the first time.
+                prior = next(iter(action.status.get("nodeChanges") or [{}])).get("objects")
+                objects = prior or await record_objects(self.kube, changes)
                 record = await apply_changes(self.kube, action.node, changes, self.name)
+                if objects:
+                    record["objects"] = objects
                 node_changes = [record]
                 # Recorded before anything else, so a crash from here on still reverts the node.
                 await self._write({**action.status, "nodeChanges": node_changes})
@@ -291,6 +303,8 @@ class LabLoop:
                     await self.kube.apply(access, self.namespace)
                 for access in learner_cluster_access(action.learner, lab, rendered.learner_rules):
                     await self.kube.apply(access)
+            if node_changes:
+                await apply_objects(self.kube, node_changes[0])
             if changes is not None and node_changes and changes.takes_api_server:
                 # What it breaks on the node is the API server this provisioning needs.
                 await apply_on_host(self.agent, node_changes[0], changes, self.name)

@@ -4,7 +4,7 @@ Scenario only its title and tags (never its hints or solution). Open pages subsc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ class Board:
     def _store(self, kind: str) -> dict[str, Obj]:
         return {"Lab": self.labs, "Exam": self.exams, "Scenario": self.scenarios}[kind]
 
-    def prime(self, kind: str, objs: list[Mapping[str, Any]]) -> None:
+    def prime(self, kind: str, objs: Iterable[Mapping[str, Any]]) -> None:
         """Fill from one list read before the page is served: watch events reach a new
         leader's handlers one object at a time, and a page served meanwhile showed a part of
         the class. Read before Kopf's watches start, so their events are newer and overwrite;

@@ -9,6 +9,8 @@ from typing import Any
 from breakfix.kube.agent import AgentClient, node_address
 from breakfix.kube.client import ApiException, Kube
 from breakfix.lab.nodes import HOLDER
+from breakfix.lab.object_changes import edited, merged, originals, skeleton
+from breakfix.lab.object_changes import revert_patch as object_revert_patch
 from breakfix.scenario.models import NodeChanges
 
 Obj = dict[str, Any]
@@ -113,4 +115,46 @@ async def revert_changes(kube: Kube, records: list[Obj], agent: AgentClient | No
     for record in records:
         if record.get("agent"):
             await (agent or AgentClient.from_env()).restore(record["agent"], record["lab"])
+        await revert_objects(kube, record)
         await patch_current(kube, record["node"], functools.partial(revert_patch, record=record))
+
+
+async def record_objects(kube: Kube, changes: NodeChanges) -> list[Obj]:
+    """Each add-on object's change as a merge patch, with the patch that reverts it, computed
+    from the object read before anything is changed."""
+    records = []
+    for change in changes.objects:
+        where = f"{change.kind} {change.namespace}/{change.name}"
+        before = await kube.get(change.api_version, change.kind, change.name, change.namespace)
+        if before is None:
+            raise LookupError(f"{where} does not exist")
+        edits = {p: [(r.old, r.new) for r in rs] for p, rs in change.edit.items()}
+        try:
+            patch = merged(change.patch, edited(before, edits))
+        except ValueError as exc:
+            raise LookupError(f"{where}: {exc}") from None
+        records.append(
+            {
+                "apiVersion": change.api_version,
+                "kind": change.kind,
+                "namespace": change.namespace,
+                "name": change.name,
+                "patch": patch,
+                "originals": originals(before, merged(skeleton(change.keep), patch)),
+            }
+        )
+    return records
+
+
+async def apply_objects(kube: Kube, record: Obj) -> None:
+    for change in record.get("objects") or []:
+        where = (change["apiVersion"], change["kind"], change["name"])
+        await kube.patch(*where, change["patch"], "merge", change["namespace"])
+
+
+async def revert_objects(kube: Kube, record: Obj) -> None:
+    for change in record.get("objects") or []:
+        where = (change["apiVersion"], change["kind"], change["name"])
+        if await kube.get(*where, change["namespace"]):
+            revert = object_revert_patch(change["originals"])
+            await kube.patch(*where, revert, "merge", change["namespace"])

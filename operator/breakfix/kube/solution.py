@@ -6,7 +6,8 @@ import asyncio
 
 from breakfix.kube.client import Kube, wait_for
 from breakfix.kube.node_shell import NodeShellError, run_on_node
-from breakfix.scenario.models import DrainStep, Solution
+from breakfix.lab.object_changes import edited
+from breakfix.scenario.models import DrainStep, EditStep, Solution
 
 LEARNER_MANAGER = "learner"
 
@@ -44,12 +45,25 @@ async def apply_solution(
             await kube.patch(
                 p.api_version, p.kind, p.name, p.patch, p.type, p.namespace or namespace
             )
+        elif step.edit is not None:
+            await edit(kube, step.edit, namespace)
         elif step.delete is not None:
             d = step.delete
             ns = d.namespace or namespace
             await kube.delete(d.api_version, d.kind, d.name, ns)
             # Like `kubectl delete`, wait until it is gone, so a later step may recreate it.
             await wait_for(kube, d.api_version, d.kind, d.name, lambda o: o is None, 120, ns)
+
+
+async def edit(kube: Kube, step: EditStep, namespace: str) -> None:
+    ns = step.namespace or namespace
+    obj = await kube.get(step.api_version, step.kind, step.name, ns)
+    if obj is None:
+        raise LookupError(f"{step.kind} {ns}/{step.name} does not exist")
+    patch = edited(obj, {p: [(r.old, r.new) for r in rs] for p, rs in step.replace.items()})
+    # As kubectl edit: refused with a conflict if someone changed it since it was read.
+    patch["metadata"] = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+    await kube.patch(step.api_version, step.kind, step.name, patch, "merge", ns)
 
 
 async def drain(kube: Kube, step: DrainStep) -> None:

@@ -112,6 +112,13 @@ class PatchStep(ObjectRef):
     )
 
 
+class EditStep(ObjectRef):
+    """`kubectl edit`: the object as it is now, with text replaced in string fields (by dotted
+    path, such as data.Corefile), written back under the resourceVersion read."""
+
+    replace: dict[str, list[Replacement]] = Field(min_length=1)
+
+
 class DrainStep(Model):
     """`kubectl drain <node>` limited to the lab's pods: cordon, then evict each matching pod
     through the Eviction API, retrying while a budget refuses, until they are gone."""
@@ -126,6 +133,7 @@ class SolutionStep(Model):
 
     apply: dict[str, Any] | None = None
     patch: PatchStep | None = None
+    edit: EditStep | None = None
     delete: ObjectRef | None = None
     on_node: str | None = Field(
         None,
@@ -161,10 +169,18 @@ class SolutionStep(Model):
 
     @model_validator(mode="after")
     def _one(self) -> SolutionStep:
-        given = (self.apply, self.patch, self.delete, self.on_node, self.drain, self.wait_seconds)
+        given = (
+            self.apply,
+            self.patch,
+            self.edit,
+            self.delete,
+            self.on_node,
+            self.drain,
+            self.wait_seconds,
+        )
         if sum(x is not None for x in given) != 1:
             raise ValueError(
-                "a solution step needs exactly one of apply, patch, delete, onNode, drain, "
+                "a solution step needs exactly one of apply, patch, edit, delete, onNode, drain, "
                 "waitSeconds"
             )
         return self
@@ -251,6 +267,49 @@ class ServiceChange(Model):
 
 NodeRole = Literal["worker", "control-plane"]
 
+# The objects of the cluster's own add-ons a lab may change outside its namespace; each is put
+# back on delete and reset, so the list stays short and explicit.
+SYSTEM_OBJECTS = {
+    ("v1", "ConfigMap", "kube-system", "coredns"),
+    ("apps/v1", "Deployment", "kube-system", "coredns"),
+}
+
+
+class ObjectChange(Model):
+    """A merge patch to one object of the cluster's own add-ons (CoreDNS's Corefile or its
+    Deployment). Before it is applied, the value at every path the patch sets is recorded in
+    the Lab's status; delete and reset write those values back (and remove what was absent)."""
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    namespace: str
+    name: str
+    patch: dict[str, Any] = Field(
+        default_factory=dict, description="A JSON merge patch; its leaves are the changes."
+    )
+    edit: dict[str, list[Replacement]] = Field(
+        default_factory=dict,
+        description="Text replaced in string fields, by dotted path (data.Corefile): every "
+        "`old` must occur, or provisioning fails, changing nothing. Keeps what this cluster's "
+        "version ships around the change.",
+    )
+    keep: list[str] = Field(
+        default_factory=list,
+        description="Dotted paths (spec.replicas) left as they are, but put back on delete and "
+        "reset whatever the learner did to them, as the patched ones.",
+    )
+
+    @model_validator(mode="after")
+    def _allowed(self) -> ObjectChange:
+        key = (self.api_version, self.kind, self.namespace, self.name)
+        if key not in SYSTEM_OBJECTS:
+            allowed = ", ".join(f"{k} {n}/{o}" for _, k, n, o in sorted(SYSTEM_OBJECTS))
+            where = f"{self.kind} {self.namespace}/{self.name}"
+            raise ValueError(f"{where}: a lab may change {allowed} only")
+        if not self.patch and not self.edit and not self.keep:
+            raise ValueError("an object change needs a patch, an edit or a keep")
+        return self
+
 
 class NodeChanges(Model):
     """Changes to one node that an `exclusive` lab makes and reverts on delete and reset: through
@@ -265,6 +324,11 @@ class NodeChanges(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     files: list[FileChange] = Field(default_factory=list)
     services: list[ServiceChange] = Field(default_factory=list)
+    objects: list[ObjectChange] = Field(
+        default_factory=list,
+        description="Objects of the cluster's add-ons (CoreDNS) changed through the API after "
+        "their originals are recorded; applied after the lab's own objects.",
+    )
     restart_containers: list[str] = Field(
         default_factory=list,
         alias="restartContainers",

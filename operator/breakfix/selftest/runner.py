@@ -25,6 +25,7 @@ from breakfix.kube.node_shell import NodeShellError, run_on_node
 from breakfix.kube.solution import apply_solution
 from breakfix.lab.conditions import lab_condition, ready_or_stuck
 from breakfix.lab.nodes import changes_recorded, holder
+from breakfix.lab.object_changes import value_at
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Solution, Variant
 from breakfix.scenario.render import render, render_steps
@@ -357,11 +358,39 @@ async def _node_back(kube: Kube, name: str, record: dict[str, Any]) -> None:
     left = [t for t in record.get("taints") or [] if (t["key"], t["effect"]) in taints]
     if left:
         raise AssertionError(f"node {record['node']} still has taints {left} after delete")
+    for change in record.get("objects") or []:
+        await _object_back(kube, change)
     if record.get("agent"):
         # Put back on the node: wait until it and its system pods are healthy again, so the
         # next lab does not start on a control plane still restarting.
         await steady_wait(kube, "v1", "Node", record["node"], node_ready, 180)
         await wait_system_pods(kube, record["node"], 180)
+
+
+async def _object_back(kube: Kube, change: dict[str, Any]) -> None:
+    """An add-on object the lab changed has its values back, and a Deployment has rolled them
+    out, so the next lab meets a cluster DNS that works."""
+    obj = await kube.get(change["apiVersion"], change["kind"], change["name"], change["namespace"])
+    where = f"{change['kind']} {change['namespace']}/{change['name']}"
+    for entry in change["originals"]:
+        if value_at(obj or {}, tuple(entry["path"])) != entry.get("value"):
+            raise AssertionError(f"{where}: {'.'.join(entry['path'])} not put back after delete")
+    if change["kind"] == "Deployment":
+        await steady_wait(
+            kube, change["apiVersion"], "Deployment", change["name"], rolled_out, 180,
+            change["namespace"],
+        )  # fmt: skip
+
+
+def rolled_out(deployment: dict[str, Any] | None) -> bool:
+    spec, status = (deployment or {}).get("spec", {}), (deployment or {}).get("status", {})
+    wanted = spec.get("replicas", 1)
+    return bool(
+        status.get("observedGeneration") == (deployment or {}).get("metadata", {}).get("generation")
+        and status.get("updatedReplicas", 0) == wanted
+        and status.get("availableReplicas", 0) == wanted
+        and status.get("replicas", 0) == wanted
+    )
 
 
 def node_ready(node: dict[str, Any] | None) -> bool:
