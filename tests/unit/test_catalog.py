@@ -148,3 +148,11 @@ def test_a_constraint_the_invariants_state_is_validated_too(tmp_path: Path) -> N
         )
     with pytest.raises(CatalogError, match=r"task.md: the task says not to delete or recreate"):
         load_lab(lab)
+
+
+def test_an_unknown_competency_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    lab = broken_copy(
+        tmp_path, "lab.yaml", "difficulty: easy", "difficulty: easy\ncompetency: cka-yoga"
+    )
+    with pytest.raises(CatalogError, match=r"lab\.yaml: competency: .*'cka-yoga' is none of cka-"):
+        load_lab(lab)

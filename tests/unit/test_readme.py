@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from breakfix.scenario.catalog import load_catalog
+from breakfix.scenario.curriculum import coverage_table
 from tests.paths import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -22,3 +24,10 @@ def test_every_make_target_in_the_readme_exists() -> None:
     )
     assert used, "the README names no make target"
     assert used <= targets, used - targets
+
+
+def test_the_coverage_table_counts_the_catalog() -> None:
+    labs = load_catalog(ROOT / "labs")
+    table = coverage_table((lab.id, lab.spec.trains) for lab in labs)
+    assert table in README, "README's coverage table is stale: run `breakfix coverage labs/`"
+    assert all(lab.spec.trains for lab in labs), "a lab whose category trains no competency"

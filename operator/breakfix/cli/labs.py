@@ -16,6 +16,7 @@ from breakfix.kube.client import Kube, wait_for
 from breakfix.lab.conditions import lab_condition as condition
 from breakfix.lab.conditions import ready_or_stuck
 from breakfix.lab.nodes import changes_recorded
+from breakfix.scenario.curriculum import COMPETENCIES, competency_of
 from breakfix.scenario.models import Invariants, ScenarioSpec, with_constraints
 from breakfix.scenario.render import render
 
@@ -27,21 +28,35 @@ async def list_scenarios(
     kube: Kube, console: Console, tags: list[str], difficulty: str | None
 ) -> None:
     items = await kube.list_objects(API_VERSION, "Scenario")
-    table = Table(title="breakfix scenarios")
+    table = Table(title="breakfix scenarios, by the CKA/CKS competency they train")
+    table.add_column("competency")
     table.add_column("name", no_wrap=True)
     table.add_column("title")
     for column in ("difficulty", "category", "minutes"):
         table.add_column(column, no_wrap=True)
     table.add_column("tags")
     shown = 0
-    for item in sorted(items, key=lambda i: (i["spec"].get("category", ""), i["metadata"]["name"])):
+    order = {key: index for index, key in enumerate(COMPETENCIES)}
+
+    def trains(item: dict[str, Any]) -> str:
+        spec = item["spec"]
+        return competency_of(spec.get("category", ""), spec.get("competency"))
+
+    last = None
+    for item in sorted(items, key=lambda i: (order.get(trains(i), 99), i["metadata"]["name"])):
         spec = item["spec"]
         if difficulty and spec.get("difficulty") != difficulty:
             continue
         if tags and not set(tags) <= set(spec.get("tags") or []):
             continue
         shown += 1
+        key = trains(item)
+        known = COMPETENCIES.get(key)
+        group = f"{known.exam}: {known.title}" if known else "(none)"
+        if last is not None and group != last:
+            table.add_section()
         table.add_row(
+            group if group != last else "",
             item["metadata"]["name"],
             spec.get("title", ""),
             spec.get("difficulty", ""),
@@ -49,6 +64,7 @@ async def list_scenarios(
             str(spec.get("estimatedMinutes", "")),
             ", ".join(spec.get("tags") or []),
         )
+        last = group
     if not items:
         raise CliError("no Scenarios in this cluster: run `make install` to add the catalog")
     console.print(table)

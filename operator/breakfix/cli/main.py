@@ -15,6 +15,7 @@ from breakfix.cli import grade as grading
 from breakfix.cli import labs, session
 from breakfix.kube.client import ApiException, Kube
 from breakfix.scenario.catalog import CatalogError, load_catalog, load_lab
+from breakfix.scenario.curriculum import coverage_table
 
 T = TypeVar("T")
 
@@ -184,6 +185,23 @@ def validate(
     for lab in labs:
         console.print(f"[green]✓[/green] {lab.id}: {lab.spec.title}", highlight=False)
     console.print(f"{len(labs)} lab(s) valid")
+
+
+@app.command()
+def coverage(
+    path: Path = typer.Argument(Path("labs"), help="A lab folder, or a folder of lab folders."),
+) -> None:
+    """How many labs train each CKA/CKS curriculum competency, as a Markdown table (the
+    README's), offline.
+
+    **Example:** `breakfix coverage labs/`
+    """
+    try:
+        labs = load_catalog(path)
+    except CatalogError as exc:
+        errors.print(f"{len(exc.problems)} problem(s) found: run `breakfix validate {path}`")
+        raise typer.Exit(1) from None
+    print(coverage_table((lab.id, lab.spec.trains) for lab in labs), end="")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from breakfix.checks.provisioned_kept import (
     without,
 )
 from breakfix.checks.resource import ResourceCheck
+from breakfix.scenario.curriculum import COMPETENCIES, competency_of
 from breakfix.scenario.template import RenderError, probe_context, render_text, render_tree
 
 Difficulty = Literal["easy", "medium", "hard"]
@@ -468,6 +469,11 @@ class ScenarioSpec(Model):
     task: str = Field(min_length=10, description="Markdown for the learner.")
     difficulty: Difficulty
     category: str = Field(pattern=NAME_PATTERN)
+    competency: str | None = Field(
+        None,
+        description="The CKA/CKS curriculum competency the lab trains (scenario/curriculum.py); "
+        "by default the one of its category.",
+    )
     tags: list[str] = Field(default_factory=list)
     estimated_minutes: int = Field(10, ge=1, le=240, alias="estimatedMinutes")
     requires: list[str] = Field(
@@ -558,6 +564,18 @@ class ScenarioSpec(Model):
         if dupes:
             raise ValueError(f"duplicate names {dupes}")
         return value
+
+    @field_validator("competency")
+    @classmethod
+    def _known_competency(cls, value: str | None) -> str | None:
+        if value is not None and value not in COMPETENCIES:
+            raise ValueError(f"{value!r} is none of {', '.join(COMPETENCIES)}")
+        return value
+
+    @property
+    def trains(self) -> str:
+        """The competency id this lab trains ('' when its category has none)."""
+        return competency_of(self.category, self.competency)
 
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioSpec:
