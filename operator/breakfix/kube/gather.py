@@ -46,6 +46,10 @@ Indexes = Mapping[str, Mapping[str, Iterable[dict[str, Any]]]]
 _answers: dict[RequestNeed, tuple[tuple[Any, ...], RequestAnswer, int]] = {}
 # The client pod of each request being asked in the background.
 _asking: dict[RequestNeed, asyncio.Task[RequestAnswer]] = {}
+# How long a request's client pod may take to start and answer. Asked in the background, so a
+# slow one holds up no grading; on a loaded 2-core kind node pods took 40 s to start, and at
+# 30 s every answer timed out, so a correct fix was never Solved.
+REQUEST_POD_SECONDS = 90.0
 # The newest read of each fresh need through the API, and when it was sent (monotonic).
 _fresh: dict[ObjectsNeed, tuple[float, asyncio.Task[list[dict[str, Any]]]]] = {}
 
@@ -235,7 +239,9 @@ async def _ask(
     dialled = f"{target[0]}:{target[1]}"
     try:
         log = await kube.run_pod(
-            need.namespace, probe_pod(name, target, need.path, need.attempts, need.contains), 30
+            need.namespace,
+            probe_pod(name, target, need.path, need.attempts, need.contains),
+            REQUEST_POD_SECONDS,
         )
         answer = parse_probe_log(log, target, now)
     except ApiException as exc:
