@@ -424,6 +424,41 @@ async def wait_system_pods(kube: Kube, node: str, seconds: float) -> None:
     raise AssertionError(f"after delete, kube-system pods on {node} not Ready: {waiting}")
 
 
+Job = tuple[LabFolder, int, str, Variant | None, bool]
+
+
+def plan_runs(
+    labs: list[LabFolder],
+    seeds: list[int] | None,
+    seeds_per_lab: int,
+    variants: bool,
+    node_variants: int | None,
+    fixes_per_lab: int | None,
+    rng: random.Random,
+) -> list[Job]:
+    """The runs of a catalog self-test: (lab, seed, Lab name, variant, expected Solved)."""
+    jobs: list[Job] = []
+    for folder in labs:
+        # With variants, one seed for the reference and each variant its own: as many values of
+        # the lab's variables are tried as with more reference runs, in fewer runs.
+        count = 1 if variants and folder.variants else seeds_per_lab
+        lab_seeds = seeds or rng.sample(range(1, 100_000), count)
+        for index, seed in enumerate(lab_seeds):
+            jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}", None, True))
+        if variants and folder.variants:
+            fixes = list(folder.variants.fixes)
+            if fixes_per_lab is not None:
+                fixes = rng.sample(fixes, min(fixes_per_lab, len(fixes)))
+            tried = [(v, True) for v in fixes]
+            tried += [(v, False) for v in folder.variants.shortcuts]
+            if folder.spec.exclusive and node_variants is not None:
+                tried = sorted(tried, key=lambda t: t[1])[:node_variants]
+            for index, (variant, solved) in enumerate(tried):
+                seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
+                jobs.append((folder, seed, f"selftest-{folder.id[:40]}-v{index}", variant, solved))
+    return jobs
+
+
 async def run_catalog(
     kube: Kube,
     labs: list[LabFolder],
@@ -433,32 +468,22 @@ async def run_catalog(
     variants: bool = True,
     on_result: Callable[[Result], None] | None = None,
     node_variants: int | None = None,
+    fixes_per_lab: int | None = None,
 ) -> list[Result]:
     """Every lab with each seed, then each variant once; exclusive labs run one at a time.
-    `node_variants` caps the variants tried on a Node or ControlPlane lab (shortcuts first: each
-    also shows the lab deleted while still broken): such a run has the cluster to itself."""
-    rng = random.Random()
-    jobs: list[tuple[LabFolder, int, str, Variant | None, bool]] = []
-    for folder in labs:
-        # With variants, one seed for the reference and each variant its own: as many values of
-        # the lab's variables are tried as with more reference runs, in fewer runs.
-        count = 1 if variants and folder.variants else seeds_per_lab
-        lab_seeds = seeds or rng.sample(range(1, 100_000), count)
-        for index, seed in enumerate(lab_seeds):
-            jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}", None, True))
-        if variants and folder.variants:
-            tried = [(v, True) for v in folder.variants.fixes]
-            tried += [(v, False) for v in folder.variants.shortcuts]
-            if folder.spec.scope != "Namespace" and node_variants is not None:
-                tried = sorted(tried, key=lambda t: t[1])[:node_variants]
-            for index, (variant, solved) in enumerate(tried):
-                seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
-                jobs.append((folder, seed, f"selftest-{folder.id[:40]}-v{index}", variant, solved))
+    `node_variants` caps the variants tried on an exclusive lab (shortcuts first: each also
+    shows the lab deleted while still broken): such a run has the cluster to itself.
+    `fixes_per_lab` tries at most that many of a lab's other fixes, drawn at random (every
+    shortcut is still tried): the reference proves a lab solvable, and a budget that cannot
+    hold every fix on every run still tries each of them over a few runs."""
+    jobs = plan_runs(
+        labs, seeds, seeds_per_lab, variants, node_variants, fixes_per_lab, random.Random()
+    )
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
     results: list[Result] = []
 
-    async def one(job: tuple[LabFolder, int, str, Variant | None, bool]) -> None:
+    async def one(job: Job) -> None:
         folder, seed, name, variant, solved = job
         async with contextlib.AsyncExitStack() as stack:
             if folder.spec.exclusive:

@@ -1,0 +1,48 @@
+"""Which runs the catalog self-test makes: CI's budget keeps every reference and every shortcut."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from breakfix.scenario.catalog import load_catalog
+from breakfix.selftest.runner import plan_runs
+from tests.paths import LABS
+
+
+def test_ci_runs_every_reference_and_shortcut_and_one_other_fix_per_lab() -> None:
+    labs = load_catalog(LABS)
+    jobs = plan_runs(labs, None, 2, True, 1, 1, random.Random(7))
+    assert len({name for _, _, name, _, _ in jobs}) == len(jobs), "Lab names collide"
+    references = Counter(folder.id for folder, _, _, variant, _ in jobs if variant is None)
+    assert set(references) == {lab.id for lab in labs}
+    for lab in labs:
+        assert lab.variants is not None
+        tried = [(v, solved) for f, _, _, v, solved in jobs if f.id == lab.id and v is not None]
+        shortcuts = [v for v, solved in tried if not solved]
+        fixes = [v for v, solved in tried if solved]
+        if lab.spec.exclusive:
+            # The cluster is theirs alone while they run: the first shortcut, no other fix.
+            assert shortcuts == lab.variants.shortcuts[:1] and not fixes
+        else:
+            assert shortcuts == lab.variants.shortcuts
+            assert len(fixes) == 1 and fixes[0] in lab.variants.fixes
+
+
+def test_over_a_few_runs_every_other_fix_is_drawn() -> None:
+    labs = [lab for lab in load_catalog(LABS) if not lab.spec.exclusive]
+    rng = random.Random(1)
+    drawn: set[tuple[str, str]] = set()
+    for _ in range(30):
+        for folder, _, _, variant, solved in plan_runs(labs, None, 2, True, 1, 1, rng):
+            if variant is not None and solved:
+                drawn.add((folder.id, variant.description))
+    every = {(lab.id, v.description) for lab in labs if lab.variants for v in lab.variants.fixes}
+    assert drawn == every
+
+
+def test_all_fixes_when_asked() -> None:
+    labs = load_catalog(LABS)
+    jobs = plan_runs(labs, None, 2, True, None, None, random.Random(3))
+    fixes = sum(1 for _, _, _, v, solved in jobs if v is not None and solved)
+    assert fixes == sum(len(lab.variants.fixes) for lab in labs if lab.variants)
