@@ -155,6 +155,9 @@ async def apply_objects(kube: Kube, record: Obj) -> None:
 async def revert_objects(kube: Kube, record: Obj) -> None:
     for change in record.get("objects") or []:
         where = (change["apiVersion"], change["kind"], change["name"])
-        if await kube.get(*where, change["namespace"]):
-            revert = object_revert_patch(change["originals"])
+        revert = object_revert_patch(change["originals"])
+        try:
             await kube.patch(*where, revert, "merge", change["namespace"])
+        except ApiException as exc:
+            if exc.status != 404:  # gone: nothing to put back
+                raise

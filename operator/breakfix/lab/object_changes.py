@@ -27,6 +27,13 @@ def value_at(obj: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return obj
 
 
+def _put(tree: Obj, path: tuple[str, ...] | list[str], value: Any) -> None:
+    *parents, last = path
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[last] = value
+
+
 def originals(before: Mapping[str, Any], patch: Mapping[str, Any]) -> list[Obj]:
     """What `before` had at every path `patch` sets: `{path, value}`, or `{path}` where it had
     nothing. No nulls: they would not survive a merge patch of the Lab's status."""
@@ -45,11 +52,7 @@ def revert_patch(recorded: list[Obj]) -> Obj:
     object had none)."""
     revert: Obj = {}
     for entry in recorded:
-        *parents, last = entry["path"]
-        node = revert
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = entry.get("value")
+        _put(revert, entry["path"], entry.get("value"))
     return revert
 
 
@@ -66,10 +69,7 @@ def edited(obj: Mapping[str, Any], edits: Mapping[str, list[tuple[str, str]]]) -
             if old not in text:
                 raise ValueError(f"{dotted}: {old!r} does not occur")
             text = text.replace(old, new)
-        node = patch
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = text
+        _put(patch, path, text)
     return patch
 
 
@@ -89,9 +89,5 @@ def skeleton(paths: list[str]) -> Obj:
     it keeps are recorded and put back as the ones it changes."""
     out: Obj = {}
     for dotted in paths:
-        *parents, last = dotted.split(".")
-        node = out
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = True
+        _put(out, tuple(dotted.split(".")), True)
     return out

@@ -338,9 +338,7 @@ def _failing(lab: Any) -> set[str]:
 
 async def _stays_unsolved(kube: Kube, name: str, seconds: float) -> None:
     try:
-        lab = await wait_lab(
-            kube, name, lambda o: lab_condition(o, "Solved").get("status") == "True", seconds
-        )
+        lab = await wait_lab(kube, name, _solved, seconds)
     except TimeoutError:
         return
     raise AssertionError(
