@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
 
 from breakfix.scenario.catalog import load_lab
-from breakfix.scenario.models import Variable
+from breakfix.scenario.models import Variable, parsed_scenario
 from breakfix.scenario.render import render
 from breakfix.scenario.template import RenderError, derive_variables, render_tree
 from tests.paths import LABS
@@ -103,3 +104,23 @@ def test_learner_rights_never_hold_a_wildcard_or_a_way_to_more_rights(
     with pytest.raises(ValidationError) as refused:
         LearnerRule.model_validate(body)
     assert field in str(refused.value)
+
+
+def test_a_compiled_template_renders_each_context_anew() -> None:
+    # Templates are compiled once per text: the same text with another context is another result.
+    tree = {"name": "web-{{ n }}", "replicas": "{{ n }}"}
+    assert render_tree(tree, {"n": 1}, "m") == {"name": "web-1", "replicas": 1}
+    assert render_tree(tree, {"n": 2}, "m") == {"name": "web-2", "replicas": 2}
+    with pytest.raises(RenderError, match="'n' is undefined"):
+        render_tree(tree, {}, "m")
+
+
+def test_a_scenario_is_parsed_once_per_object_and_again_when_it_changes() -> None:
+    raw = load_lab(LABS / "rbac-missing-permission").spec.model_dump(by_alias=True)
+    first = parsed_scenario(raw)
+    assert parsed_scenario(raw) is first
+    changed = {**raw, "title": "Another title"}
+    assert parsed_scenario(changed).title == "Another title"
+    assert parsed_scenario(raw) is first
+    with pytest.raises(ValidationError):
+        parsed_scenario({**raw, "difficulty": "impossible"})

@@ -13,7 +13,7 @@ import kopf
 from kopf._core.engines.peering import Identity
 
 import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
-from breakfix.controller import metrics
+from breakfix.controller import metrics, profile
 from breakfix.controller.leader import run_elected
 from breakfix.kube.client import load_config
 
@@ -25,7 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="Only one operator acts at a time: the others wait as standbys, elected by the "
         "Lease breakfix-operator in BREAKFIX_LEASE_NAMESPACE (default breakfix-system). "
         "Environment: KUBECONFIG, BREAKFIX_SAFETY_SECONDS (re-check interval without "
-        "events, default 300), BREAKFIX_POLL_SECONDS (benchmark baseline only).",
+        "events, default 300), BREAKFIX_POLL_SECONDS (benchmark baseline only), "
+        "BREAKFIX_TRACEMALLOC (frames to trace; SIGUSR1 then logs where memory goes).",
     )
     parser.add_argument(
         "--liveness",
@@ -41,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    profile.start_from_env()
     kopf.configure(verbose=args.verbose)
     if args.metrics_port:
         metrics.serve(args.metrics_port)
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     api = await load_config()
+    profile.install_signal(asyncio.get_running_loop())
 
     async def operate(stop: asyncio.Event) -> None:
         await kopf.operator(

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from breakfix.exam.models import ExamSpec
-from breakfix.scenario.models import ScenarioSpec
+from breakfix.scenario.models import ScenarioSpec, parsed_scenario
 
 
 class PlanError(ValueError):
@@ -45,7 +45,7 @@ def plan(exam: str, spec: ExamSpec, scenarios: Mapping[str, Any], seed: int) -> 
             if raw is None:
                 raise PlanError(f"{field}: Scenario {name!r} does not exist")
             try:
-                parsed[name] = ScenarioSpec.model_validate(raw)
+                parsed[name] = parsed_scenario(raw)
             except ValidationError as exc:
                 raise PlanError(f"{field}: Scenario {name!r} is not valid: {exc}") from exc
         return parsed[name]

@@ -38,7 +38,7 @@ from breakfix.lab.nodes import holders, shell_command, target_node
 from breakfix.lab.observed import Observed, Timing
 from breakfix.lab.status import Evaluation, cleared, graded_status, not_ready
 from breakfix.lab.symptoms import Observation, next_recheck, symptoms_status
-from breakfix.scenario.models import ScenarioSpec
+from breakfix.scenario.models import ScenarioSpec, parsed_scenario
 from breakfix.scenario.render import RenderedScenario, render
 from breakfix.scenario.template import RenderError, namespace_for
 
@@ -92,7 +92,7 @@ def decide(seen: Observed, timing: Timing = Timing()) -> Decision:
             "lists them",
         )
     try:
-        scenario = ScenarioSpec.model_validate(raw)
+        scenario = parsed_scenario(raw)
     except ValidationError as exc:
         return step.not_ready(r.SCENARIO_INVALID, f"Scenario {spec.scenario}: {first_error(exc)}")
     node: str | None = None

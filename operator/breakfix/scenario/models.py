@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import (
@@ -671,3 +672,23 @@ class Variants(Model):
         if any(f.rejected_by for f in self.fixes):
             raise ValueError("rejectedBy applies to shortcuts only: a fix must reach Solved")
         return self
+
+
+# Parsed Scenarios by the identity of the object they were parsed from: the operator's index
+# keeps one object per Scenario until the Scenario changes, and parsing it again at every
+# grading (its validators render every template) was a sixth of a fix's CPU (py-spy).
+_PARSED: dict[int, tuple[Mapping[str, Any], ScenarioSpec]] = {}
+_PARSED_MAX = 512
+
+
+def parsed_scenario(raw: Mapping[str, Any]) -> ScenarioSpec:
+    """`ScenarioSpec.model_validate(raw)`, once per object (raises ValidationError likewise)."""
+    known = _PARSED.get(id(raw))
+    if known is not None and known[0] is raw:
+        return known[1]
+    spec = ScenarioSpec.model_validate(raw)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.pop(next(iter(_PARSED)))
+    # The cache holds `raw` itself, so its id cannot be reused by another object meanwhile.
+    _PARSED[id(raw)] = (raw, spec)
+    return spec

@@ -1,0 +1,48 @@
+"""Where the operator's memory goes, asked of the running process: with BREAKFIX_TRACEMALLOC set
+to a frame count, tracemalloc traces every allocation from the start, and each SIGUSR1 logs the
+largest live allocation sites and the call chains that made them. Tracing costs CPU and about as
+much memory again, so it is for profiling runs, never for the figures a benchmark reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import tracemalloc
+
+ENV = "BREAKFIX_TRACEMALLOC"
+log = logging.getLogger("breakfix.profile")
+
+
+def start_from_env() -> None:
+    frames = int(os.environ.get(ENV, "0") or "0")
+    if frames > 0 and not tracemalloc.is_tracing():
+        tracemalloc.start(frames)
+
+
+def report(top: int = 25, chains: int = 8) -> str:
+    """The largest allocation sites by line, then the call chains of the largest few."""
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        ]
+    )
+    total = sum(s.size for s in snapshot.statistics("filename"))
+    lines = [f"traced memory: {total / 2**20:.1f} MiB live"]
+    for stat in snapshot.statistics("lineno")[:top]:
+        frame = stat.traceback[0]
+        lines.append(
+            f"{stat.size / 2**20:8.2f} MiB {stat.count:9d} blocks  {frame.filename}:{frame.lineno}"
+        )
+    for stat in snapshot.statistics("traceback")[:chains]:
+        lines.append(f"--- {stat.size / 2**20:.2f} MiB in {stat.count} blocks, allocated by:")
+        lines.extend("    " + line for line in stat.traceback.format(most_recent_first=True)[:24])
+    return "\n".join(lines)
+
+
+def install_signal(loop: asyncio.AbstractEventLoop) -> None:
+    if tracemalloc.is_tracing():
+        loop.add_signal_handler(signal.SIGUSR1, lambda: log.warning("%s", report()))
