@@ -3,6 +3,7 @@ type declares what it reads, and the operator must be allowed to read it and hav
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -14,11 +15,13 @@ from breakfix.checks.check_type import CheckType, Reads
 from breakfix.checks.registry import BY_KEY, CHECK_TYPES
 from breakfix.checks.snapshot import (
     AccessNeed,
+    AdmissionNeed,
     CredentialNeed,
     EvictionNeed,
     LogsNeed,
     NodeFileNeed,
     ObjectsNeed,
+    PodsAdmissionNeed,
     ProbeNeed,
     RequestNeed,
 )
@@ -88,6 +91,13 @@ def _declared(reads: tuple[Reads, ...], need: object) -> bool:
     if isinstance(need, (NodeFileNeed, CredentialNeed, ProbeNeed)):
         # Read by the node agent, found through the Node's address.
         return any(r.kind == "Node" for r in reads)
+    if isinstance(need, AdmissionNeed):
+        # A dry-run create is authorized as a create of the object's kind, whatever it is.
+        body = json.loads(need.body)
+        watched = BY_API_KIND.get((body["apiVersion"], body["kind"]))
+        return watched is not None and granted(watched.group, watched.plural, "create")
+    if isinstance(need, PodsAdmissionNeed):
+        return granted("", "pods", "create")
     if isinstance(need, RequestNeed):
         return any(r.resource == "pods" and "create" in r.verbs for r in reads) and any(
             r.resource == "pods/log" for r in reads

@@ -4,6 +4,7 @@ checks/ and one line here: parsing, needs, evaluation and the permission tests f
 from __future__ import annotations
 
 from breakfix.checks.absent import AbsentCheck
+from breakfix.checks.admits import AdmitsCheck
 from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check_type import CheckType
 from breakfix.checks.credential import CredentialCheck
@@ -44,6 +45,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     CredentialCheck,
     ProbeCheck,
     ServiceRequestCheck,
+    AdmitsCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

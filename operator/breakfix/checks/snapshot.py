@@ -22,6 +22,8 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ValidatingWebhookConfiguration",
         "MutatingWebhookConfiguration",
         "RuntimeClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
 )
 
@@ -57,6 +59,23 @@ class AccessNeed:
     subresource: str
     name: str
     namespace: str
+
+
+@dataclass(frozen=True)
+class AdmissionNeed:
+    """A server-side dry-run create (`dryRun=All`) of one object: what admission answers."""
+
+    namespace: str
+    # The manifest as sorted JSON: hashable, and equal for equal objects.
+    body: str
+
+
+@dataclass(frozen=True)
+class PodsAdmissionNeed:
+    """A dry-run create of each live pod matching `selector`, submitted again as it runs."""
+
+    namespace: str
+    selector: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,8 @@ class RequestNeed:
 Need = (
     ObjectsNeed
     | AccessNeed
+    | AdmissionNeed
+    | PodsAdmissionNeed
     | LogsNeed
     | EvictionNeed
     | NodeFileNeed
@@ -134,6 +155,13 @@ Need = (
 class EvictionAnswer:
     allowed: bool
     # The API server's words when it refuses (a budget, several budgets, ...).
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class AdmissionAnswer:
+    allowed: bool
+    # The API server's words when it refuses (the policy, the Pod Security level, ...).
     message: str = ""
 
 
@@ -160,6 +188,9 @@ class Snapshot:
     now: float
     objects: dict[ObjectsNeed, list[Obj]] = field(default_factory=dict)
     access: dict[AccessNeed, bool] = field(default_factory=dict)
+    admissions: dict[AdmissionNeed, AdmissionAnswer] = field(default_factory=dict)
+    # (namespace, pod) -> admission's answer to that pod submitted again
+    pod_admissions: dict[tuple[str, str], AdmissionAnswer] = field(default_factory=dict)
     # (namespace, pod, container) -> log text
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # (namespace, pod) -> the answer to a dry-run eviction

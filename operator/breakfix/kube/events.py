@@ -13,8 +13,6 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes_asyncio import client
-
 from breakfix import API_VERSION
 from breakfix.kube.client import ApiException, Kube
 
@@ -52,6 +50,6 @@ async def post(kube: Kube, lab: dict[str, Any], type_: str, reason: str, message
     try:
         body: Any = lab_event(lab, type_, reason, message)
         async with asyncio.timeout(10):
-            await client.CoreV1Api(kube.api).create_namespaced_event("default", body)
+            await kube.create(body, "default")
     except (ApiException, OSError, TimeoutError) as exc:
         log.warning(f"could not post event {reason}: {exc}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from breakfix.checks.admits import resubmitted
 from breakfix.checks.diagnose import labels_match, live
 from breakfix.checks.service_request import (
     answer_key,
@@ -20,12 +22,14 @@ from breakfix.checks.service_request import (
 )
 from breakfix.checks.snapshot import (
     AccessNeed,
+    AdmissionNeed,
     CredentialNeed,
     EvictionNeed,
     LogsNeed,
     Need,
     NodeFileNeed,
     ObjectsNeed,
+    PodsAdmissionNeed,
     ProbeNeed,
     RequestAnswer,
     RequestNeed,
@@ -116,6 +120,10 @@ async def gather(
                         "namespace": need.namespace,
                     }
                     snapshot.access[need] = await kube.can_i(need.user, list(need.groups), attrs)
+                elif isinstance(need, AdmissionNeed):
+                    snapshot.admissions[need] = await kube.admits(
+                        json.loads(need.body), need.namespace
+                    )
                 elif isinstance(need, NodeFileNeed):
                     address = await _agent_address(kube, indexes, need.node)
                     snapshot.files[(need.node, need.path)] = await (
@@ -142,19 +150,28 @@ async def gather(
         except ApiException as exc:
             snapshot.errors[need] = f"{exc.status} {exc.reason}"
 
-    later = (LogsNeed, EvictionNeed, RequestNeed)
+    later = (LogsNeed, EvictionNeed, RequestNeed, PodsAdmissionNeed)
     await asyncio.gather(*(fetch(n) for n in needs if not isinstance(n, later)))
     # Logs and evictions come last: which pods to ask about depends on the pods just gathered.
     for need in needs:
         if isinstance(need, EvictionNeed):
-            pods = snapshot.list("v1", "Pod", need.namespace)
             try:
-                for pod in live(pods):
-                    if labels_match(pod, dict(need.selector)):
-                        name = pod["metadata"]["name"]
-                        snapshot.evictions[(need.namespace, name)] = await kube.evict_dry_run(
-                            need.namespace, name
-                        )
+                for pod in _selected(snapshot, need.namespace, need.selector):
+                    name = pod["metadata"]["name"]
+                    snapshot.evictions[(need.namespace, name)] = await kube.evict_dry_run(
+                        need.namespace, name
+                    )
+            except ApiException as exc:
+                snapshot.errors[need] = f"{exc.status} {exc.reason}"
+            except (OSError, TimeoutError) as exc:
+                snapshot.errors[need] = f"the API server does not answer: {exc}"
+        elif isinstance(need, PodsAdmissionNeed):
+            try:
+                for pod in _selected(snapshot, need.namespace, need.selector):
+                    key = (need.namespace, pod["metadata"]["name"])
+                    snapshot.pod_admissions[key] = await kube.admits(
+                        resubmitted(pod, need.namespace), need.namespace
+                    )
             except ApiException as exc:
                 snapshot.errors[need] = f"{exc.status} {exc.reason}"
             except (OSError, TimeoutError) as exc:
@@ -166,16 +183,22 @@ async def gather(
                 snapshot.requests[need] = answer
     for need in needs:
         if isinstance(need, LogsNeed):
-            pods = snapshot.list("v1", "Pod", need.namespace)
             try:
-                for pod in live(pods):
-                    if labels_match(pod, dict(need.selector)):
-                        name = pod["metadata"]["name"]
-                        text = await kube.logs(need.namespace, name, need.container)
-                        snapshot.logs[(need.namespace, name, need.container or "")] = text
+                for pod in _selected(snapshot, need.namespace, need.selector):
+                    name = pod["metadata"]["name"]
+                    text = await kube.logs(need.namespace, name, need.container)
+                    snapshot.logs[(need.namespace, name, need.container or "")] = text
             except (OSError, TimeoutError) as exc:
                 snapshot.errors[need] = f"the API server does not answer: {exc}"
     return snapshot
+
+
+def _selected(
+    snapshot: Snapshot, namespace: str, selector: tuple[tuple[str, str], ...]
+) -> list[dict[str, Any]]:
+    """The live pods of `namespace` just gathered that match `selector`."""
+    wanted = dict(selector)
+    return [p for p in live(snapshot.list("v1", "Pod", namespace)) if labels_match(p, wanted)]
 
 
 async def _agent_address(kube: Kube, indexes: Indexes, name: str) -> str:
