@@ -56,15 +56,20 @@ def pod(
     return {"metadata": {"name": name, "namespace": NS, "labels": {"app": "web"}}, "status": status}
 
 
-def deployment(replicas: int, available: int, updated: int | None = None) -> dict:
+def deployment(
+    replicas: int, available: int, updated: int | None = None, total: int | None = None
+) -> dict:
+    status = {
+        "observedGeneration": 2,
+        "availableReplicas": available,
+        "updatedReplicas": replicas if updated is None else updated,
+    }
+    if total is not None:
+        status["replicas"] = total
     return {
         "metadata": {"name": "web", "namespace": NS, "generation": 2},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}}},
-        "status": {
-            "observedGeneration": 2,
-            "availableReplicas": available,
-            "updatedReplicas": replicas if updated is None else updated,
-        },
+        "status": status,
     }
 
 
@@ -109,6 +114,19 @@ def test_workload_available_waits_for_the_hold_time_and_says_when() -> None:
     assert not result.passed and result.recheck_at == NOW + 3
     s = snap(deployments=[deployment(1, 1)], pods=[pod("web-abc", ready_since=NOW - 6)])
     assert evaluate(c, s, NS).passed
+
+
+def test_a_stuck_rollout_is_not_available_although_its_old_pod_is() -> None:
+    # The new pod cannot start (a digest that does not exist, a missing seccomp profile): it
+    # counts as updated, the old one as available, and the rollout never ends.
+    c = check({"workloadAvailable": {"name": "web"}})
+    pods = [pod("web-old", ready_since=NOW - 60), pod("web-new", waiting="ErrImagePull")]
+    stuck = snap(deployments=[deployment(1, 1, updated=1, total=2)], pods=pods)
+    result = evaluate(c, stuck, NS)
+    assert not result.passed
+    assert "1 replica(s) of an older template still running" in result.message
+    done = snap(deployments=[deployment(1, 1, updated=1, total=1)], pods=pods[:1])
+    assert evaluate(c, done, NS).passed
 
 
 def test_workload_scaled_to_zero_fails_min_replicas() -> None:

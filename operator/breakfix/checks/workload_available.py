@@ -1,5 +1,6 @@
 """`workloadAvailable`: a Deployment, StatefulSet or DaemonSet has every desired replica updated
-and available."""
+and available, and no replica of an older template left (the rollout is over, as `kubectl
+rollout status` says)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ class WorkloadAvailableCheck(CheckType):
             desired = int(spec.get("replicas", 1))
             available = int(status.get("availableReplicas", 0))
             updated = int(status.get("updatedReplicas", 0))
+        # Pods of an older template still counted: a rollout whose new pod cannot start keeps
+        # the old one available, and `kubectl rollout status` waits on it.
+        old = max(0, int(status.get("replicas", updated)) - updated)
         generation = obj.get("metadata", {}).get("generation", 0)
         current = status.get("observedGeneration", 0) >= generation
         if desired < self.min_replicas:
@@ -65,12 +69,22 @@ class WorkloadAvailableCheck(CheckType):
                 False, f"{label}: {desired} replicas desired, need at least {self.min_replicas}"
             )
         held, soonest = ready_pods(pods, self.for_seconds, snapshot.now)
-        done = current and available >= desired and updated >= desired and len(held) >= desired
+        done = (
+            current
+            and available >= desired
+            and updated >= desired
+            and old == 0
+            and len(held) >= desired
+        )
         if done:
             return Verdict(True, f"{label}: {available}/{desired} replicas available")
         reasons = describe_workload_conditions(obj)
         if current and available >= desired and updated < desired:
             reasons.insert(0, f"{updated}/{desired} replicas updated, rollout not finished")
+        elif current and old:
+            reasons.insert(
+                0, f"{old} replica(s) of an older template still running, rollout not finished"
+            )
         detail = ("; " + "; ".join(reasons)) if reasons else ""
         waiting = ""
         if soonest and available >= desired:
