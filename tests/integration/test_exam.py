@@ -1,6 +1,7 @@
-"""An exam on the cluster: four labs under one clock for one learner, who works through
-impersonation (`kubectl --as`) with only the rights the exam gave them; two tasks solved, one
-partly, one left; handed in, scored, frozen, and deleted with everything it made."""
+"""An exam on the cluster: four labs under one clock for one learner, who works with only their
+own kubeconfig (`breakfix learner-kubeconfig --exam`: a client certificate the cluster signed,
+with the rights the exam gave them); two tasks solved, one partly, one left; handed in (the
+deadline moves to that moment), scored, frozen, and deleted with everything it made."""
 
 from __future__ import annotations
 
@@ -64,6 +65,15 @@ def running(operator: InClusterOperator) -> Any:
     delete_exam(EXAM)
 
 
+@pytest.fixture(scope="module")
+def learner_kubeconfig(running: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What the learner is given, and all the test's learner works with."""
+    path = tmp_path_factory.mktemp("learner") / "erin.kubeconfig"
+    out = breakfix("learner-kubeconfig", "--exam", EXAM, "--hours", "1", "-o", str(path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return str(path)
+
+
 def test_bad_exams_are_refused_naming_the_field(operator: InClusterOperator) -> None:
     both = exam_body("t-exam-bad", tasks=TASKS, pick={"tags": ["cka"], "count": 2})
     proc = kubectl("apply", "-f", "-", input=both, check=False)
@@ -82,16 +92,21 @@ def test_bad_exams_are_refused_naming_the_field(operator: InClusterOperator) -> 
         delete_exam("t-exam-bad")
 
 
-def test_the_exam_starts_one_clock_for_labs_only_its_learner_may_work_in(running: Any) -> None:
+def test_the_exam_starts_one_clock_for_labs_only_its_learner_may_work_in(
+    running: Any, learner_kubeconfig: str
+) -> None:
     status = running["status"]
     assert [t["lab"] for t in status["tasks"]] == [f"{EXAM}-{i}" for i in range(1, 5)]
     for task in status["tasks"]:
         spec = lab(task["lab"])["spec"]
         assert spec["deadline"] == status["deadline"]
         assert spec["learner"] == {"kind": "User", "name": LEARNER}
-    mine = kubectl(f"--as={LEARNER}", "-n", f"lab-{EXAM}-1", "get", "deployments", check=False)
+    who = f"--kubeconfig={learner_kubeconfig}"
+    whoami = kubectl(who, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    assert whoami.stdout == LEARNER  # not the admin's credentials
+    mine = kubectl(who, "-n", f"lab-{EXAM}-1", "get", "deployments", check=False)
     assert mine.returncode == 0, mine.stderr
-    elsewhere = kubectl(f"--as={LEARNER}", "-n", "kube-system", "get", "pods", check=False)
+    elsewhere = kubectl(who, "-n", "kube-system", "get", "pods", check=False)
     assert elsewhere.returncode != 0 and "forbidden" in elsewhere.stderr.lower()
 
 
@@ -107,11 +122,14 @@ def test_a_second_exam_for_the_same_learner_waits_for_nothing_and_creates_nothin
         delete_exam("t-exam-second")
 
 
-def test_partial_credit_hand_in_and_a_frozen_score(running: Any, tmp_path: Path) -> None:
-    apply_reference_solution(f"{EXAM}-1", as_user=LEARNER)
-    apply_reference_solution(f"{EXAM}-2", as_user=LEARNER)
+def test_partial_credit_hand_in_and_a_frozen_score(
+    running: Any, learner_kubeconfig: str, tmp_path: Path
+) -> None:
+    mine = learner_kubeconfig
+    apply_reference_solution(f"{EXAM}-1", kubeconfig=mine)
+    apply_reference_solution(f"{EXAM}-2", kubeconfig=mine)
     # Only the crash of the two faults: the backend runs, the Service still selects nothing.
-    apply_reference_solution(f"{EXAM}-3", as_user=LEARNER, steps=1)
+    apply_reference_solution(f"{EXAM}-3", kubeconfig=mine, steps=1)
     wait_condition(f"{EXAM}-1", "Solved", 120)
     wait_condition(f"{EXAM}-2", "Solved", 120)
     wait_until(
@@ -141,7 +159,7 @@ def test_partial_credit_hand_in_and_a_frozen_score(running: Any, tmp_path: Path)
 
     # After the deadline: a fix changes neither the lab nor the exam.
     frozen = lab(f"{EXAM}-4")["status"]
-    apply_reference_solution(f"{EXAM}-4", as_user=LEARNER)
+    apply_reference_solution(f"{EXAM}-4", kubeconfig=mine)
     wait_until(
         lambda: kubectl(
             "-n", f"lab-{EXAM}-4", "rollout", "status", "deployment", "--timeout=5s", check=False

@@ -122,9 +122,22 @@ async def run_lab(
             # operator writes Ready only once the API answers again, after the fix.
             lab = await _until_api_gone(kube, name, spec.timeouts.symptoms_seconds + 30)
         else:
-            lab = await wait_for(
-                kube, API_VERSION, "Lab", name, ready_or_stuck, spec.timeouts.symptoms_seconds + 30
-            )
+            try:
+                lab = await wait_for(
+                    kube,
+                    API_VERSION,
+                    "Lab",
+                    name,
+                    ready_or_stuck,
+                    spec.timeouts.symptoms_seconds + 30,
+                )
+            except TimeoutError:
+                # Say what the operator last wrote, or the failure cannot be told from a slow one.
+                late = lab_condition(await wait_lab(kube, name, lambda o: True, 60), "Ready")
+                raise AssertionError(
+                    f"not Ready {spec.timeouts.symptoms_seconds + 30}s after it was created; "
+                    f"Ready={late.get('status')} {late.get('reason')}: {late.get('message')}"
+                ) from None
             ready = lab_condition(lab, "Ready")
             if ready.get("status") != "True":
                 raise AssertionError(f"not Ready: {ready.get('reason')}: {ready.get('message')}")
@@ -457,6 +470,7 @@ def plan_runs(
     node_variants: int | None,
     fixes_per_lab: int | None,
     rng: random.Random,
+    shortcuts_per_lab: int | None = None,
 ) -> list[Job]:
     """The runs of a catalog self-test: (lab, seed, Lab name, variant, expected Solved)."""
     jobs: list[Job] = []
@@ -471,8 +485,11 @@ def plan_runs(
             fixes = list(folder.variants.fixes)
             if fixes_per_lab is not None:
                 fixes = rng.sample(fixes, min(fixes_per_lab, len(fixes)))
+            shortcuts = list(folder.variants.shortcuts)
+            if shortcuts_per_lab is not None and not folder.spec.exclusive:
+                shortcuts = rng.sample(shortcuts, min(shortcuts_per_lab, len(shortcuts)))
             tried = [(v, True) for v in fixes]
-            tried += [(v, False) for v in folder.variants.shortcuts]
+            tried += [(v, False) for v in shortcuts]
             if folder.spec.exclusive and node_variants is not None:
                 tried = sorted(tried, key=lambda t: t[1])[:node_variants]
             for index, (variant, solved) in enumerate(tried):
@@ -491,15 +508,24 @@ async def run_catalog(
     on_result: Callable[[Result], None] | None = None,
     node_variants: int | None = None,
     fixes_per_lab: int | None = None,
+    shortcuts_per_lab: int | None = None,
 ) -> list[Result]:
     """Every lab with each seed, then each variant once; exclusive labs run one at a time.
     `node_variants` caps the variants tried on an exclusive lab (shortcuts first: each also
     shows the lab deleted while still broken): such a run has the cluster to itself.
     `fixes_per_lab` tries at most that many of a lab's other fixes, drawn at random (every
     shortcut is still tried): the reference proves a lab solvable, and a budget that cannot
-    hold every fix on every run still tries each of them over a few runs."""
+    hold every fix on every run still tries each of them over a few runs; `shortcuts_per_lab`
+    likewise for the shortcuts of namespace labs."""
     jobs = plan_runs(
-        labs, seeds, seeds_per_lab, variants, node_variants, fixes_per_lab, random.Random()
+        labs,
+        seeds,
+        seeds_per_lab,
+        variants,
+        node_variants,
+        fixes_per_lab,
+        random.Random(),
+        shortcuts_per_lab,
     )
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
