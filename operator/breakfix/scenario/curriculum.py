@@ -17,6 +17,11 @@ class Competency:
 WORKLOADS = "Workloads & Scheduling"
 ARCHITECTURE = "Cluster Architecture, Installation & Configuration"
 MICROSERVICES = "Minimize Microservice Vulnerabilities"
+CLUSTER_SETUP = "Cluster Setup"
+CLUSTER_HARDENING = "Cluster Hardening"
+SYSTEM_HARDENING = "System Hardening"
+SUPPLY_CHAIN = "Supply Chain Security"
+RUNTIME = "Monitoring, Logging and Runtime Security"
 
 # Named as the CNCF curricula name them (CKA v1.34, CKS v1.34).
 COMPETENCIES: dict[str, Competency] = {
@@ -69,7 +74,36 @@ COMPETENCIES: dict[str, Competency] = {
         MICROSERVICES,
         "Pod Security Standards and security contexts",
     ),
-    "cks-rbac": Competency("CKS", "Cluster Hardening", "Use RBAC to minimize exposure"),
+    "cks-secrets": Competency("CKS", MICROSERVICES, "Manage Kubernetes secrets"),
+    "cks-isolation": Competency(
+        "CKS", MICROSERVICES, "Understand and implement isolation techniques"
+    ),
+    "cks-component-config": Competency(
+        "CKS",
+        CLUSTER_SETUP,
+        "Use CIS benchmark to review the security configuration of Kubernetes components",
+    ),
+    "cks-node-endpoints": Competency("CKS", CLUSTER_SETUP, "Protect node metadata and endpoints"),
+    "cks-rbac": Competency("CKS", CLUSTER_HARDENING, "Use RBAC to minimize exposure"),
+    "cks-service-accounts": Competency(
+        "CKS",
+        CLUSTER_HARDENING,
+        "Exercise caution in using service accounts, minimize their permissions",
+    ),
+    "cks-api-access": Competency("CKS", CLUSTER_HARDENING, "Restrict access to Kubernetes API"),
+    "cks-kernel-hardening": Competency(
+        "CKS", SYSTEM_HARDENING, "Use kernel hardening tools such as AppArmor and seccomp"
+    ),
+    "cks-least-privilege-host": Competency(
+        "CKS", SYSTEM_HARDENING, "Using least-privilege identity and access management"
+    ),
+    "cks-image-policy": Competency(
+        "CKS",
+        SUPPLY_CHAIN,
+        "Secure the supply chain: permitted image registries, pinned artifacts",
+    ),
+    "cks-immutability": Competency("CKS", RUNTIME, "Ensure immutability of containers at runtime"),
+    "cks-audit-logs": Competency("CKS", RUNTIME, "Use Kubernetes audit logs to monitor access"),
 }
 
 BY_CATEGORY: dict[str, str] = {
