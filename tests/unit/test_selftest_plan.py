@@ -11,9 +11,9 @@ from breakfix.selftest.runner import plan_runs
 from tests.paths import LABS
 
 
-def test_ci_runs_every_reference_four_shortcuts_and_one_other_fix_per_lab() -> None:
+def test_ci_runs_every_reference_a_few_shortcuts_and_one_other_fix_per_lab() -> None:
     labs = load_catalog(LABS)
-    jobs = plan_runs(labs, None, 2, True, 1, 1, random.Random(7), 4)
+    jobs = plan_runs(labs, None, 2, True, 1, 1, random.Random(7), 3)
     assert len({name for _, _, name, _, _ in jobs}) == len(jobs), "Lab names collide"
     references = Counter(folder.id for folder, _, _, variant, _ in jobs if variant is None)
     assert set(references) == {lab.id for lab in labs}
@@ -23,20 +23,20 @@ def test_ci_runs_every_reference_four_shortcuts_and_one_other_fix_per_lab() -> N
         shortcuts = [v for v, solved in tried if not solved]
         fixes = [v for v, solved in tried if solved]
         if lab.spec.exclusive:
-            # The cluster is theirs alone while they run: the first shortcut, no other fix.
-            assert shortcuts == lab.variants.shortcuts[:1] and not fixes
+            # The cluster is theirs alone while they run: one shortcut, no other fix.
+            assert len(shortcuts) == 1 and shortcuts[0] in lab.variants.shortcuts and not fixes
         else:
-            assert len(shortcuts) == min(4, len(lab.variants.shortcuts))
+            assert len(shortcuts) == min(3, len(lab.variants.shortcuts))
             assert all(s in lab.variants.shortcuts for s in shortcuts)
             assert len(fixes) == 1 and fixes[0] in lab.variants.fixes
 
 
 def test_over_a_few_runs_every_shortcut_is_drawn() -> None:
-    labs = [lab for lab in load_catalog(LABS) if not lab.spec.exclusive]
+    labs = load_catalog(LABS)  # exclusive labs too, one shortcut a run
     rng = random.Random(2)
     drawn: set[tuple[str, str]] = set()
-    for _ in range(30):
-        for folder, _, _, variant, solved in plan_runs(labs, None, 2, True, 1, 1, rng, 4):
+    for _ in range(40):
+        for folder, _, _, variant, solved in plan_runs(labs, None, 2, True, 1, 1, rng, 3):
             if variant is not None and not solved:
                 drawn.add((folder.id, variant.description))
     every = {

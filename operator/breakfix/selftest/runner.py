@@ -491,6 +491,8 @@ def plan_runs(
             tried = [(v, True) for v in fixes]
             tried += [(v, False) for v in shortcuts]
             if folder.spec.exclusive and node_variants is not None:
+                # Shortcuts first, in a random order: each CI run tries another one.
+                rng.shuffle(tried)
                 tried = sorted(tried, key=lambda t: t[1])[:node_variants]
             for index, (variant, solved) in enumerate(tried):
                 seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
