@@ -16,11 +16,13 @@ from breakfix.checks.registry import BY_KEY, CHECK_TYPES
 from breakfix.checks.snapshot import (
     AccessNeed,
     AdmissionNeed,
+    AuditNeed,
     CredentialNeed,
     EvictionNeed,
     LogsNeed,
     NodeFileNeed,
     ObjectsNeed,
+    PatchAsNeed,
     PodsAdmissionNeed,
     ProbeNeed,
     RequestNeed,
@@ -88,7 +90,7 @@ def _declared(reads: tuple[Reads, ...], need: object) -> bool:
         return any(r.resource == "pods/log" for r in reads)
     if isinstance(need, EvictionNeed):
         return any(r.resource == "pods/eviction" and r.verbs == ("create",) for r in reads)
-    if isinstance(need, (NodeFileNeed, CredentialNeed, ProbeNeed)):
+    if isinstance(need, (NodeFileNeed, CredentialNeed, ProbeNeed, AuditNeed, PatchAsNeed)):
         # Read by the node agent, found through the Node's address.
         return any(r.kind == "Node" for r in reads)
     if isinstance(need, AdmissionNeed):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import ssl
 import tempfile
@@ -27,11 +28,23 @@ def _named(items: Any, name: str, key: str) -> dict[str, Any]:
     raise ValueError(f"no {key} named {name!r}")
 
 
+def on_host(root: Path, path: str, hops: int = 8) -> Path:
+    """`path` on the host mounted at `root`, a symlink followed as the host would: the kubelet's
+    kubelet-client-current.pem links to an absolute path, which is the host's, not ours."""
+    target = root / path.lstrip("/")
+    for _ in range(hops):
+        if not target.is_symlink():
+            break
+        link = os.readlink(target)
+        target = root / link.lstrip("/") if link.startswith("/") else target.parent / link
+    return target
+
+
 def _data(entry: dict[str, Any], field: str, root: Path) -> bytes | None:
     if entry.get(f"{field}-data"):
         return base64.b64decode(entry[f"{field}-data"])
     if entry.get(field):
-        return (root / str(entry[field]).lstrip("/")).read_bytes()
+        return on_host(root, str(entry[field])).read_bytes()
     return None
 
 
@@ -39,7 +52,7 @@ class Unusable(ValueError):
     pass
 
 
-def _client(root: Path, path: str) -> tuple[str, ssl.SSLContext, dict[str, str]]:
+def client_for(root: Path, path: str) -> tuple[str, ssl.SSLContext, dict[str, str]]:
     """The review's URL, a TLS context with the kubeconfig's CA and client certificate, and
     its token header if it has one."""
     try:
@@ -78,7 +91,7 @@ async def whoami(root: Path, path: str, get: str = "") -> dict[str, Any]:
     if get and not API_PATH.match(get):
         raise ValueError(f"{get}: not an API path")
     try:
-        server, tls, headers = _client(root, path)
+        server, tls, headers = client_for(root, path)
     except Unusable as exc:
         return {"status": 0, "error": str(exc)}
     try:
@@ -105,6 +118,38 @@ async def whoami(root: Path, path: str, get: str = "") -> dict[str, Any]:
                     }
             return answer
     except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        return {"status": 0, "error": f"{type(exc).__name__}: {exc}"}
+
+
+async def dry_run_patch(root: Path, path: str, target: str, body: Any) -> dict[str, Any]:
+    """{"status": HTTP status or 0, "error": the refusal's message}: what the API server, its
+    admission plugins included, answers a merge patch of `target` with the kubeconfig at
+    `path`, sent with dryRun=All so that nothing is written."""
+    if not KUBECONFIG.match(path):
+        raise ValueError(f"{path}: not a kubeconfig the agent uses")
+    if not API_PATH.match(target):
+        raise ValueError(f"{target}: not an API path")
+    if not isinstance(body, dict):
+        raise ValueError("the patch must be a JSON object")
+    try:
+        server, tls, headers = client_for(root, path)
+    except Unusable as exc:
+        return {"status": 0, "error": str(exc)}
+    headers = {**headers, "Content-Type": "application/merge-patch+json"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+            session.patch(
+                server + target,
+                params={"dryRun": "All"},
+                data=json.dumps(body),
+                ssl=tls,
+                headers=headers,
+            ) as response,
+        ):
+            answer = _json(await response.text())
+            return {"status": response.status, "error": _message(response.status, answer)}
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return {"status": 0, "error": f"{type(exc).__name__}: {exc}"}
 
 

@@ -7,6 +7,10 @@
     GET    /probe?url=   GET a loopback URL from the node (a component's health endpoint)
     GET    /whoami?kubeconfig=[&get=]  a real request with a kubeconfig on the node: its
                          identity, and the HTTP status of a GET of an API path with it
+    GET    /audited?kubeconfig=&get=&log=  the same GET, then the outline of its event in
+                         the API server's audit log (its level), found by the Audit-Id answered
+    POST   /dry-run-patch {kubeconfig, path, body}  a merge patch with a kubeconfig on the
+                         node, sent with dryRun=All: what admission answers, nothing written
     GET    /healthz      liveness, no token
 
 It listens on the node's network, so the operator reaches it while the node's kubelet is stopped
@@ -29,7 +33,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from breakfix.agent import changes
-from breakfix.agent.credentials import whoami
+from breakfix.agent.audit import audited
+from breakfix.agent.credentials import dry_run_patch, whoami
 from breakfix.agent.journal import ChangeError, Store, describe, due, readable
 from breakfix.agent.units import UnitError
 from breakfix.scenario.models import NodeChanges
@@ -109,6 +114,34 @@ async def whoami_handler(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+async def dry_run_patch_handler(request: web.Request) -> web.Response:
+    try:
+        given = await request.json()
+        answer = await dry_run_patch(
+            request.app[STORE].root,
+            str(given.get("kubeconfig", "")),
+            str(given.get("path", "")),
+            given.get("body"),
+        )
+    except (ValueError, AttributeError) as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    return web.json_response(answer)
+
+
+async def audited_handler(request: web.Request) -> web.Response:
+    query = request.query
+    try:
+        answer = await audited(
+            request.app[STORE].root,
+            query.get("kubeconfig", ""),
+            query.get("get", ""),
+            query.get("log", ""),
+        )
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    return web.json_response(answer)
+
+
 async def probe(request: web.Request) -> web.Response:
     url = request.query.get("url", "")
     parts = urlsplit(url)
@@ -159,6 +192,8 @@ def make_app(root: Path, token_file: Path) -> web.Application:
     app.router.add_get("/files", read_file)
     app.router.add_get("/probe", probe)
     app.router.add_get("/whoami", whoami_handler)
+    app.router.add_get("/audited", audited_handler)
+    app.router.add_post("/dry-run-patch", dry_run_patch_handler)
     app.router.add_get("/healthz", healthz)
 
     async def background(app: web.Application):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from breakfix.checks.absent import AbsentCheck
 from breakfix.checks.admits import AdmitsCheck
+from breakfix.checks.audited import AuditedCheck
 from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check_type import CheckType
 from breakfix.checks.credential import CredentialCheck
@@ -17,6 +18,7 @@ from breakfix.checks.network_flow import NetworkFlowCheck
 from breakfix.checks.network_matrix import NetworkMatrixCheck
 from breakfix.checks.node_file import NodeFileCheck
 from breakfix.checks.node_ready import NodeReadyCheck
+from breakfix.checks.patch_as import PatchAsCheck
 from breakfix.checks.pods_ready import PodsReadyCheck
 from breakfix.checks.provisioned_kept import ProvisionedKeptCheck
 from breakfix.checks.resource import ResourceCheck
@@ -46,6 +48,8 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     ProbeCheck,
     ServiceRequestCheck,
     AdmitsCheck,
+    AuditedCheck,
+    PatchAsCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

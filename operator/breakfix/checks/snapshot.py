@@ -104,6 +104,28 @@ class NodeFileNeed:
 
 
 @dataclass(frozen=True)
+class AuditNeed:
+    """A real GET of `get` with a kubeconfig on a node, and its event in the audit log there,
+    by the node agent."""
+
+    node: str
+    kubeconfig: str
+    get: str
+    log: str
+
+
+@dataclass(frozen=True)
+class PatchAsNeed:
+    """A dry-run merge patch of an API path with a kubeconfig on a node, by the node agent."""
+
+    node: str
+    kubeconfig: str
+    path: str
+    # The patch as sorted JSON: hashable, and equal for equal patches.
+    body: str
+
+
+@dataclass(frozen=True)
 class CredentialNeed:
     """A real request to the API server with a kubeconfig on a node, by the node agent there."""
 
@@ -145,6 +167,8 @@ Need = (
     | LogsNeed
     | EvictionNeed
     | NodeFileNeed
+    | AuditNeed
+    | PatchAsNeed
     | CredentialNeed
     | ProbeNeed
     | RequestNeed
@@ -201,6 +225,8 @@ class Snapshot:
     probes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     # (node, kubeconfig) -> the agent's answer: status, user, groups, error
     identities: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    audits: dict[AuditNeed, dict[str, Any]] = field(default_factory=dict)
+    patches: dict[PatchAsNeed, dict[str, Any]] = field(default_factory=dict)
     requests: dict[RequestNeed, RequestAnswer] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.
     errors: dict[Need, str] = field(default_factory=dict)

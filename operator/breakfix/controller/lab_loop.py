@@ -23,7 +23,7 @@ from breakfix import API_VERSION
 from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
-from breakfix.kube.client import ApiException, Kube, transient
+from breakfix.kube.client import ApiException, Kube, Settling, transient
 from breakfix.kube.gather import Indexes, forget_requests, gather
 from breakfix.kube.nodes import (
     apply_changes,
@@ -111,6 +111,9 @@ def retry_delay(failures: int) -> float:
 
 # An API server going away may leave a request hanging rather than refused.
 API_TIMEOUT_SECONDS = 10.0
+# How long after a lab changed the control plane's files a refusal of the operator's own
+# request (401/403) is the restarted API server's empty authorizer caches, not an answer.
+SETTLING_SECONDS = 90.0
 
 
 class LabLoop:
@@ -142,6 +145,8 @@ class LabLoop:
         self.decided: Status = copy.deepcopy(self.written)
         self.solved = False
         self.confirming = False
+        # When this loop first changed the control plane's files (monotonic), if it did.
+        self.control_plane_changed: float | None = None
 
     async def run(
         self, stopped: Callable[[], bool], stop_waiter: Callable[[], Awaitable[Any]]
@@ -295,6 +300,8 @@ class LabLoop:
                 await self._write({**action.status, "nodeChanges": node_changes})
                 if not changes.takes_api_server:
                     await apply_on_host(self.agent, record, changes, self.name)
+                    if changes.role == "control-plane" and changes.files:
+                        self.control_plane_changed = self.control_plane_changed or time.monotonic()
             cluster_objects = await apply_manifests(
                 self.kube, lab, self.namespace, rendered.manifests
             )
@@ -312,6 +319,8 @@ class LabLoop:
             if transient(exc):
                 # Not the scenario's fault: the step is tried again, as after a restart.
                 raise
+            if exc.status in (401, 403) and self._control_plane_settling():
+                raise Settling(f"the API server this lab restarted refuses: {exc.reason}") from exc
             return Provisioned(node_changes, [], error=_api_error(exc))
         except (AgentError, LookupError) as exc:
             return Provisioned(node_changes, [], error=str(exc))
@@ -321,6 +330,10 @@ class LabLoop:
             f"in {time.monotonic() - started:.2f}s"
         )
         return Provisioned(node_changes, cluster_objects)
+
+    def _control_plane_settling(self) -> bool:
+        changed = self.control_plane_changed
+        return changed is not None and time.monotonic() - changed < SETTLING_SECONDS
 
     def _wake(self) -> None:
         self.signals.lab(self.name)

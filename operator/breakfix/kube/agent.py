@@ -99,6 +99,14 @@ class AgentClient:
         query = f"kubeconfig={quote(kubeconfig)}" + (f"&get={quote(get)}" if get else "")
         return dict(await self._call("GET", address, f"/whoami?{query}"))
 
+    async def audited(self, address: str, kubeconfig: str, get: str, log: str) -> Obj:
+        query = f"kubeconfig={quote(kubeconfig)}&get={quote(get)}&log={quote(log)}"
+        return dict(await self._call("GET", address, f"/audited?{query}"))
+
+    async def dry_run_patch(self, address: str, kubeconfig: str, path: str, body: Obj) -> Obj:
+        given = {"kubeconfig": kubeconfig, "path": path, "body": body}
+        return dict(await self._call("POST", address, "/dry-run-patch", given))
+
     async def probe(self, address: str, url: str) -> tuple[int, str]:
         answer = await self._call("GET", address, f"/probe?url={quote(url)}")
         return int(answer["status"]), str(answer["body"])

@@ -31,14 +31,22 @@ __all__ = [
     "Kube",
     "NotFoundError",
     "ResourceNotFoundError",
+    "Settling",
     "load_config",
     "transient",
 ]
 
 
+class Settling(Exception):
+    """The API server answers but is not whole yet: a lab's change restarted it a moment ago,
+    and until its caches fill it authorizes nothing (401/403 even for cluster admins)."""
+
+
 def transient(exc: BaseException) -> bool:
     """An error the same request may well not meet a moment later: the API server away,
     restarting, overloaded or failing inside. A refusal (4xx) says something about the request."""
+    if isinstance(exc, Settling):
+        return True
     if isinstance(exc, ApiException):
         return exc.status is None or exc.status == 429 or exc.status >= 500
     return isinstance(exc, (OSError, TimeoutError, aiohttp.ClientError))
@@ -303,7 +311,7 @@ class Kube:
         )
         try:
             await client.CoreV1Api(self.api).create_namespaced_pod_eviction(
-                pod, namespace, body, dry_run="All"
+                pod, namespace, body, dry_run="All", _request_timeout=REQUEST_TIMEOUT
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -336,7 +344,9 @@ class Kube:
         For the self-test's drain steps only: the operator itself only ever asks dry runs."""
         body = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace))
         try:
-            await client.CoreV1Api(self.api).create_namespaced_pod_eviction(pod, namespace, body)
+            await client.CoreV1Api(self.api).create_namespaced_pod_eviction(
+                pod, namespace, body, _request_timeout=REQUEST_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status in (404, 429):
                 return exc.status == 404
@@ -370,7 +380,7 @@ class Kube:
 
     async def logs(self, namespace: str, pod: str, container: str | None) -> str:
         with contextlib.suppress(ApiException):
-            kwargs: dict[str, Any] = {"tail_lines": 500}
+            kwargs: dict[str, Any] = {"tail_lines": 500, "_request_timeout": REQUEST_TIMEOUT}
             if container:
                 kwargs["container"] = container
             text = await client.CoreV1Api(self.api).read_namespaced_pod_log(
@@ -397,7 +407,11 @@ def _as_parsed(_client: Any, data: Any) -> Any:
 # `_plain` then turned back into dicts, and the generated API classes parse every field into
 # models (timestamps through dateutil): together a fifth of the operator's CPU in a fix
 # (py-spy). Its parsed JSON is what is wanted.
-RAW: dict[str, Any] = {"serializer": _as_parsed}
+#
+# Every request is bounded: without a timeout, one written into a connection to an API server
+# that a control-plane lab just restarted hung for good, and the lab's step with it.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=5)
+RAW: dict[str, Any] = {"serializer": _as_parsed, "_request_timeout": REQUEST_TIMEOUT}
 
 
 def _plain(value: Any) -> Obj:

@@ -23,12 +23,14 @@ from breakfix.checks.service_request import (
 from breakfix.checks.snapshot import (
     AccessNeed,
     AdmissionNeed,
+    AuditNeed,
     CredentialNeed,
     EvictionNeed,
     LogsNeed,
     Need,
     NodeFileNeed,
     ObjectsNeed,
+    PatchAsNeed,
     PodsAdmissionNeed,
     ProbeNeed,
     RequestAnswer,
@@ -134,6 +136,16 @@ async def gather(
                     snapshot.probes[(need.node, need.url)] = await (
                         agent or AgentClient.from_env()
                     ).probe(address, need.url)
+                elif isinstance(need, AuditNeed):
+                    address = await _agent_address(kube, indexes, need.node)
+                    snapshot.audits[need] = await (agent or AgentClient.from_env()).audited(
+                        address, need.kubeconfig, need.get, need.log
+                    )
+                elif isinstance(need, PatchAsNeed):
+                    address = await _agent_address(kube, indexes, need.node)
+                    snapshot.patches[need] = await (agent or AgentClient.from_env()).dry_run_patch(
+                        address, need.kubeconfig, need.path, json.loads(need.body)
+                    )
                 elif isinstance(need, CredentialNeed):
                     address = await _agent_address(kube, indexes, need.node)
                     snapshot.identities[(need.node, need.kubeconfig, need.get)] = await (

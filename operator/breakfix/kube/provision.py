@@ -216,6 +216,8 @@ LEARNER_CLUSTER_KINDS = [
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("v1", "PersistentVolume"),
     ("storage.k8s.io/v1", "StorageClass"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
 ]
 
 

@@ -202,11 +202,13 @@ class Taint(Model):
 # Where a lab may change a node's files: the kubelet's and the control plane's configuration.
 HOST_PATH_PREFIXES = (
     "/etc/kubernetes, /var/lib/kubelet, /etc/systemd/system/kubelet.service.d, /etc/containerd, "
-    "/run/containerd"
+    "/run/containerd, /var/log/kubernetes"
 )
+# /var/log/kubernetes: where a lab's task has a component write its logs (the audit log), so
+# that restoring removes them.
 HOST_PATH_PATTERN = (
     r"^/(etc/kubernetes|var/lib/kubelet|etc/systemd/system/kubelet\.service\.d|etc/containerd"
-    r"|run/containerd)(/[A-Za-z0-9._-]+)+$"
+    r"|run/containerd|var/log/kubernetes)(/[A-Za-z0-9._-]+)+$"
 )
 
 

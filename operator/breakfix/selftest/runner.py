@@ -39,15 +39,22 @@ SHORTCUT_VERDICT_SECONDS = 60.0
 T = TypeVar("T")
 
 
+def settling(exc: BaseException) -> bool:
+    """An answer of an API server that is starting again (a control-plane lab changed or put
+    back its manifest): none at all, 5xx, or, until its authorizer's caches fill, 401 and 403
+    even to the self-test's cluster admin."""
+    return transient(exc) or (isinstance(exc, ApiException) and exc.status in (401, 403))
+
+
 async def patiently(call: Callable[[], Awaitable[T]], seconds: float = 120) -> T:
-    """A request the API server may refuse while it starts again (a control-plane lab just put
-    back answers 5xx, or not at all, for a while): tried again until it answers."""
+    """A request the API server may refuse while it starts again: tried again until it
+    answers."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             return await call()
         except Exception as exc:
-            if not transient(exc) or time.monotonic() > deadline:
+            if not settling(exc) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(1)
 
@@ -123,7 +130,8 @@ async def run_lab(
             lab = await _until_api_gone(kube, name, spec.timeouts.symptoms_seconds + 30)
         else:
             try:
-                lab = await wait_for(
+                # Steady: a lab that edits the API server's manifest restarts it while it starts.
+                lab = await steady_wait(
                     kube,
                     API_VERSION,
                     "Lab",
@@ -331,7 +339,9 @@ async def steady_wait(
             raise TimeoutError(f"{kind} {name}: condition not met within {timeout:.0f}s")
         try:
             return await wait_for(kube, api_version, kind, name, predicate, remaining, namespace)
-        except (OSError, aiohttp.ClientError):
+        except Exception as exc:
+            if not settling(exc):
+                raise
             await asyncio.sleep(1)
         except ApiException as exc:
             # An API server starting up answers 403 until its RBAC caches fill, and 5xx.
