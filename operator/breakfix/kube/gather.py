@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from breakfix.checks.admits import resubmitted
-from breakfix.checks.diagnose import labels_match, live
+from breakfix.checks.diagnose import labels_match, live, name_of
 from breakfix.checks.service_request import (
     answer_key,
     answer_lifetime,
@@ -84,10 +84,32 @@ def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
         return None
     index = indexes[watched.index_id]
     if watched.namespaced and need.namespace == "":
-        return [obj for store in index.values() for obj in store]
+        return newest_per_name([obj for store in index.values() for obj in store])
     if watched.namespaced and not (watched.all_namespaces or watched_namespace(need.namespace)):
         return None
-    return list(index.get(need.namespace if watched.namespaced else "", ()))
+    return newest_per_name(list(index.get(need.namespace if watched.namespaced else "", ())))
+
+
+def _age_key(obj: dict[str, Any]) -> tuple[str, int]:
+    meta = obj.get("metadata") or {}
+    version = str(meta.get("resourceVersion") or "0")
+    return str(meta.get("creationTimestamp") or ""), int(version) if version.isdigit() else 0
+
+
+def newest_per_name(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One object per namespace and name, the newest. Kopf's indexes drop an object only on its
+    DELETED event, and a listing after a broken watch (an API server a lab restarted) does not
+    remove what it no longer finds: a static pod's mirror, deleted and made again meanwhile,
+    stayed in the cache beside its successor, and the old one's flags were graded."""
+    names = {((o.get("metadata") or {}).get("namespace"), name_of(o)) for o in objs}
+    if len(names) == len(objs):
+        return objs
+    newest: dict[tuple[Any, str], dict[str, Any]] = {}
+    for obj in objs:
+        key = ((obj.get("metadata") or {}).get("namespace"), name_of(obj))
+        if key not in newest or _age_key(obj) >= _age_key(newest[key]):
+            newest[key] = obj
+    return list(newest.values())
 
 
 async def gather(
