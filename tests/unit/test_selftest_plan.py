@@ -31,12 +31,25 @@ def test_ci_runs_every_reference_a_few_shortcuts_and_one_other_fix_per_lab() -> 
             assert len(fixes) == 1 and fixes[0] in lab.variants.fixes
 
 
+def test_exclusive_labs_keep_their_reference_and_try_a_shortcut_every_other_run() -> None:
+    labs = [lab for lab in load_catalog(LABS) if lab.spec.exclusive]
+    rng = random.Random(3)
+    runs, with_shortcut = 40, Counter[str]()
+    for _ in range(runs):
+        jobs = plan_runs(labs, None, 2, True, 1, 1, rng, 3, exclusive_share=0.5)
+        assert {f.id for f, _, _, v, _ in jobs if v is None} == {lab.id for lab in labs}
+        with_shortcut.update(f.id for f, _, _, v, solved in jobs if v is not None and not solved)
+    assert all(5 <= with_shortcut[lab.id] <= runs - 5 for lab in labs), with_shortcut
+
+
 def test_over_a_few_runs_every_shortcut_is_drawn() -> None:
-    labs = load_catalog(LABS)  # exclusive labs too, one shortcut a run
+    labs = load_catalog(LABS)  # exclusive labs too, one shortcut every other run
     rng = random.Random(2)
     drawn: set[tuple[str, str]] = set()
-    for _ in range(40):
-        for folder, _, _, variant, solved in plan_runs(labs, None, 2, True, 1, 1, rng, 3):
+    for _ in range(80):
+        for folder, _, _, variant, solved in plan_runs(
+            labs, None, 2, True, 1, 1, rng, 3, exclusive_share=0.5
+        ):
             if variant is not None and not solved:
                 drawn.add((folder.id, variant.description))
     every = {

@@ -481,8 +481,11 @@ def plan_runs(
     fixes_per_lab: int | None,
     rng: random.Random,
     shortcuts_per_lab: int | None = None,
+    exclusive_share: float = 1.0,
 ) -> list[Job]:
-    """The runs of a catalog self-test: (lab, seed, Lab name, variant, expected Solved)."""
+    """The runs of a catalog self-test: (lab, seed, Lab name, variant, expected Solved).
+    `exclusive_share` is the chance that an exclusive lab's variants (up to `node_variants`)
+    are tried at all this run: such a lab has the cluster to itself for minutes a run."""
     jobs: list[Job] = []
     for folder in labs:
         # With variants, one seed for the reference and each variant its own: as many values of
@@ -504,6 +507,8 @@ def plan_runs(
                 # Shortcuts first, in a random order: each CI run tries another one.
                 rng.shuffle(tried)
                 tried = sorted(tried, key=lambda t: t[1])[:node_variants]
+                if rng.random() >= exclusive_share:
+                    tried = []
             for index, (variant, solved) in enumerate(tried):
                 seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
                 jobs.append((folder, seed, f"selftest-{folder.id[:40]}-v{index}", variant, solved))
@@ -521,6 +526,7 @@ async def run_catalog(
     node_variants: int | None = None,
     fixes_per_lab: int | None = None,
     shortcuts_per_lab: int | None = None,
+    exclusive_share: float = 1.0,
 ) -> list[Result]:
     """Every lab with each seed, then each variant once; exclusive labs run one at a time.
     `node_variants` caps the variants tried on an exclusive lab (shortcuts first: each also
@@ -538,6 +544,7 @@ async def run_catalog(
         fixes_per_lab,
         random.Random(),
         shortcuts_per_lab,
+        exclusive_share,
     )
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
