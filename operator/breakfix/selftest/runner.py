@@ -117,7 +117,10 @@ async def run_lab(
     cluster_objects: list[dict[str, Any]] = []
     node_changes: list[dict[str, Any]] = []
     takes_api = spec.node_changes is not None and spec.node_changes.takes_api_server
+    static_pods: dict[str, str] = {}
     try:
+        if spec.node_changes is not None and spec.node_changes.role == "control-plane":
+            static_pods = await static_pod_hashes(kube)
         # The API server may still be restarting after the previous node lab was put back.
         if await wait_lab(kube, name, lambda o: True, 180) is not None:
             # Left by an interrupted run: gone first, or this run would adopt a dying Lab.
@@ -242,6 +245,8 @@ async def run_lab(
             await _api_back_or_repaired(kube, folder, name, seed, lab_status)
         try:
             await cleanup_lab(kube, name, cluster_objects, node_changes)
+            if static_pods:
+                await static_pods_back(kube, static_pods, 240)
             result.cleanup_seconds = time.monotonic() - cleanup
         except (AssertionError, TimeoutError, OSError, aiohttp.ClientError, ApiException) as exc:
             result.error = result.error or f"cleanup: {type(exc).__name__}: {exc}"
@@ -443,6 +448,55 @@ def node_ready(node: dict[str, Any] | None) -> bool:
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in (node or {}).get("status", {}).get("conditions") or []
     ) and not (node or {}).get("spec", {}).get("unschedulable")
+
+
+MIRROR_HASH = "kubernetes.io/config.hash"
+
+
+def _mirrors(pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        p["metadata"]["name"]: p
+        for p in pods
+        if MIRROR_HASH in (p["metadata"].get("annotations") or {})
+        and not p["metadata"].get("deletionTimestamp")
+    }
+
+
+async def static_pod_hashes(kube: Kube) -> dict[str, str]:
+    """The manifest hash each control-plane static pod runs (its mirror pod says it)."""
+    pods = await patiently(lambda: kube.list_objects("v1", "Pod", "kube-system"))
+    return {n: p["metadata"]["annotations"][MIRROR_HASH] for n, p in _mirrors(pods).items()}
+
+
+async def static_pods_back(kube: Kube, hashes: dict[str, str], seconds: float) -> None:
+    """Every static pod runs the manifest it ran before the lab again, and is Ready. The Lab is
+    gone once the node agent has put the manifests back, but the kubelet restarts a component
+    a moment later: the next lab, created in between, met an API server going away (its
+    operator then saw nothing for 90 s)."""
+    deadline = time.monotonic() + seconds
+    waiting: list[str] = sorted(hashes)
+    while time.monotonic() < deadline:
+        try:
+            mirrors = _mirrors(await kube.list_objects("v1", "Pod", "kube-system"))
+        except Exception as exc:
+            if not settling(exc):
+                raise
+            await asyncio.sleep(1)
+            continue
+        waiting = [
+            name
+            for name, digest in hashes.items()
+            if name not in mirrors
+            or mirrors[name]["metadata"]["annotations"][MIRROR_HASH] != digest
+            or not any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in mirrors[name].get("status", {}).get("conditions") or []
+            )
+        ]
+        if not waiting:
+            return
+        await asyncio.sleep(1)
+    raise AssertionError(f"static pods not back as before the lab: {', '.join(waiting)}")
 
 
 async def wait_system_pods(kube: Kube, node: str, seconds: float) -> None:
