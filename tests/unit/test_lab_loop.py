@@ -242,3 +242,29 @@ def test_only_a_grading_that_newly_solves_the_lab_is_confirmed() -> None:
     assert not solves(Decision(status("False"), [WriteStatus(status("False"))], 0.0), {})
     # Nothing written (an intermediate decision of the step): nothing to confirm yet.
     assert not solves(Decision(status("True"), [PostEvent("Normal", "X", "y")], None), {})
+
+
+def test_a_terminating_ghost_of_an_earlier_lab_is_not_this_labs_namespace() -> None:
+    """A namespace of an earlier Lab of the same name, whose deletion the cache never saw, sits
+    beside this lab's own: judged by the ghost, the lab was reset in a loop."""
+    lab = Lab({"scenario": "s", "seed": 1})
+    ghost = {
+        "metadata": {
+            "name": "lab-t",
+            "creationTimestamp": "2026-12-04T01:30:00Z",
+            "resourceVersion": "100",
+            "deletionTimestamp": "2026-12-04T01:33:00Z",
+        }
+    }
+    live = {
+        "metadata": {
+            "name": "lab-t",
+            "creationTimestamp": "2026-12-04T01:51:05Z",
+            "resourceVersion": "900",
+        }
+    }
+    for cache in ([ghost, live], [live, ghost]):
+        lab.loop.indexes = {"cache_namespaces": {"": cache}}
+        assert asyncio.run(lab.loop._namespace_exists({"provisioned": True}))
+    lab.loop.indexes = {"cache_namespaces": {"": [ghost]}}
+    assert not asyncio.run(lab.loop._namespace_exists({"provisioned": True}))

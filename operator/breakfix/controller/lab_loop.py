@@ -24,7 +24,7 @@ from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
 from breakfix.kube.client import ApiException, Kube, Settling, transient
-from breakfix.kube.gather import Indexes, forget_requests, gather
+from breakfix.kube.gather import Indexes, forget_requests, gather, newest_per_name
 from breakfix.kube.nodes import (
     apply_changes,
     apply_objects,
@@ -343,7 +343,11 @@ class LabLoop:
         return {} if self.settings.poll_seconds else self.indexes
 
     async def _namespace_exists(self, status: Status) -> bool:
-        for ns in self.indexes.get("cache_namespaces", {}).get("", ()):
+        # The newest of that name: the cache may still hold a namespace of an earlier Lab of the
+        # same name, terminating, whose deletion it never saw (a watch broken by an API server
+        # restart), beside this lab's own; judged by the ghost, the lab was reset in a loop.
+        namespaces = newest_per_name(list(self.indexes.get("cache_namespaces", {}).get("", ())))
+        for ns in namespaces:
             if ns["metadata"]["name"] == self.namespace:
                 return not ns["metadata"].get("deletionTimestamp")
         if not status.get("provisioned"):
