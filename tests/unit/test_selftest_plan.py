@@ -13,7 +13,7 @@ from tests.paths import LABS
 
 def test_ci_runs_every_reference_a_few_shortcuts_and_one_other_fix_per_lab() -> None:
     labs = load_catalog(LABS)
-    jobs = plan_runs(labs, None, 2, True, 1, 1, random.Random(7), 3)
+    jobs = plan_runs(labs, None, 2, True, 1, 1, random.Random(7), 2)
     assert len({name for _, _, name, _, _ in jobs}) == len(jobs), "Lab names collide"
     references = Counter(folder.id for folder, _, _, variant, _ in jobs if variant is None)
     assert set(references) == {lab.id for lab in labs}
@@ -26,7 +26,7 @@ def test_ci_runs_every_reference_a_few_shortcuts_and_one_other_fix_per_lab() -> 
             # The cluster is theirs alone while they run: one shortcut, no other fix.
             assert len(shortcuts) == 1 and shortcuts[0] in lab.variants.shortcuts and not fixes
         else:
-            assert len(shortcuts) == min(3, len(lab.variants.shortcuts))
+            assert len(shortcuts) == min(2, len(lab.variants.shortcuts))
             assert all(s in lab.variants.shortcuts for s in shortcuts)
             assert len(fixes) == 1 and fixes[0] in lab.variants.fixes
 
@@ -48,7 +48,7 @@ def test_over_a_few_runs_every_shortcut_is_drawn() -> None:
     drawn: set[tuple[str, str]] = set()
     for _ in range(80):
         for folder, _, _, variant, solved in plan_runs(
-            labs, None, 2, True, 1, 1, rng, 3, exclusive_share=0.5
+            labs, None, 2, True, 1, 1, rng, 2, exclusive_share=0.5
         ):
             if variant is not None and not solved:
                 drawn.add((folder.id, variant.description))
