@@ -13,17 +13,14 @@ from pydantic import Field
 
 from breakfix.agent.audit import AUDIT_LOG
 from breakfix.agent.credentials import API_PATH, KUBECONFIG
-from breakfix.checks.check_type import NODE_RECHECK_SECONDS, CheckType, Reads, Verdict
-from breakfix.checks.snapshot import AuditNeed, Need, Snapshot
+from breakfix.checks.check_type import NodeRequestCheck, Verdict
+from breakfix.checks.snapshot import AuditNeed, Snapshot
 
 Level = Literal["None", "Metadata", "Request", "RequestResponse"]
 
 
-class AuditedCheck(CheckType):
+class AuditedCheck(NodeRequestCheck):
     key: ClassVar[str] = "audited"
-    # The API server's flags and policy are files on the node: no event says they changed.
-    recheck_seconds: ClassVar[float | None] = NODE_RECHECK_SECONDS
-    reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
 
     node: str = Field(min_length=1)
     get: str = Field(
@@ -35,18 +32,11 @@ class AuditedCheck(CheckType):
     kubeconfig: str = Field("/etc/kubernetes/admin.conf", pattern=KUBECONFIG.pattern)
     why: str | None = Field(None, description="Told to the learner when the check fails.")
 
-    def _need(self) -> AuditNeed:
+    def need(self) -> AuditNeed:
         return AuditNeed(self.node, self.kubeconfig, self.get, self.log)
 
-    def needs(self, namespace: str) -> list[Need]:
-        return [self._need()]
-
-    def wakes_on(self, namespace: str) -> set[str]:
-        # The API server restarted with new flags shows as its mirror pod changing.
-        return {"Node", "Pod"}
-
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
-        answer = snapshot.audits.get(self._need()) or {}
+        answer = snapshot.audits.get(self.need()) or {}
         because = f" ({self.why})" if self.why else ""
         request = f"GET {self.get}"
         status = int(answer.get("status") or 0)

@@ -72,3 +72,22 @@ class CheckType(Model, ABC):
             for n in self.needs(namespace)
             if isinstance(n, ObjectsNeed) and n.namespace != namespace
         }
+
+
+class NodeRequestCheck(CheckType):
+    """A check answered by a request the node agent makes on a node with a kubeconfig there:
+    found through the Node's address, looked at again on a timer (files on the node change
+    nothing in the API), and woken when the component it talks to restarts (its mirror pod)."""
+
+    recheck_seconds: ClassVar[float | None] = NODE_RECHECK_SECONDS
+    reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
+
+    @abstractmethod
+    def need(self) -> Need:
+        """The one request this check asks of the agent."""
+
+    def needs(self, namespace: str) -> list[Need]:
+        return [self.need()]
+
+    def wakes_on(self, namespace: str) -> set[str]:
+        return {"Node", "Pod"}

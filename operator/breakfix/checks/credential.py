@@ -10,15 +10,12 @@ from typing import ClassVar
 from pydantic import Field
 
 from breakfix.agent.credentials import API_PATH, KUBECONFIG
-from breakfix.checks.check_type import NODE_RECHECK_SECONDS, CheckType, Reads, Verdict
-from breakfix.checks.snapshot import CredentialNeed, Need, Snapshot
+from breakfix.checks.check_type import NodeRequestCheck, Verdict
+from breakfix.checks.snapshot import CredentialNeed, Snapshot
 
 
-class CredentialCheck(CheckType):
+class CredentialCheck(NodeRequestCheck):
     key: ClassVar[str] = "credential"
-    # A file edited on the node changes nothing in the API: no event says so.
-    recheck_seconds: ClassVar[float | None] = NODE_RECHECK_SECONDS
-    reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
 
     node: str = Field(min_length=1)
     kubeconfig: str = Field(pattern=KUBECONFIG.pattern)
@@ -40,12 +37,8 @@ class CredentialCheck(CheckType):
         "/api/v1/namespaces/<namespace>/pods: authorization, not just authentication.",
     )
 
-    def needs(self, namespace: str) -> list[Need]:
-        return [CredentialNeed(self.node, self.kubeconfig, self.get or "")]
-
-    def wakes_on(self, namespace: str) -> set[str]:
-        # A component restarted with a new credential shows as its mirror pod changing.
-        return {"Node", "Pod"}
+    def need(self) -> CredentialNeed:
+        return CredentialNeed(self.node, self.kubeconfig, self.get or "")
 
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
         answer = snapshot.identities.get((self.node, self.kubeconfig, self.get or "")) or {}

@@ -12,15 +12,12 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from breakfix.agent.credentials import API_PATH, KUBECONFIG
-from breakfix.checks.check_type import NODE_RECHECK_SECONDS, CheckType, Reads, Verdict
-from breakfix.checks.snapshot import Need, PatchAsNeed, Snapshot
+from breakfix.checks.check_type import NodeRequestCheck, Verdict
+from breakfix.checks.snapshot import PatchAsNeed, Snapshot
 
 
-class PatchAsCheck(CheckType):
+class PatchAsCheck(NodeRequestCheck):
     key: ClassVar[str] = "patchAs"
-    # The API server's admission plugins are flags in a file on the node: no event says so.
-    recheck_seconds: ClassVar[float | None] = NODE_RECHECK_SECONDS
-    reads: ClassVar[tuple[Reads, ...]] = (Reads("v1", "nodes", kind="Node"),)
 
     node: str = Field(min_length=1)
     kubeconfig: str = Field(pattern=KUBECONFIG.pattern)
@@ -34,19 +31,12 @@ class PatchAsCheck(CheckType):
     )
     why: str | None = Field(None, description="Told to the learner when the check fails.")
 
-    def _need(self) -> PatchAsNeed:
+    def need(self) -> PatchAsNeed:
         body = json.dumps(self.patch, sort_keys=True)
         return PatchAsNeed(self.node, self.kubeconfig, self.path, body)
 
-    def needs(self, namespace: str) -> list[Need]:
-        return [self._need()]
-
-    def wakes_on(self, namespace: str) -> set[str]:
-        # The API server restarted with new flags shows as its mirror pod changing.
-        return {"Node", "Pod"}
-
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
-        answer = snapshot.patches.get(self._need()) or {}
+        answer = snapshot.patches.get(self.need()) or {}
         status = int(answer.get("status") or 0)
         error = str(answer.get("error") or "")
         because = f" ({self.why})" if self.why else ""
