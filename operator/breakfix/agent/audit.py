@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from breakfix.agent.credentials import API_PATH, KUBECONFIG, Unusable, client_for
+from breakfix.agent.credentials import Unusable, client_for, require
 
 # Where a lab may ask the API server to write its audit log.
 AUDIT_LOG = re.compile(r"^/var/log/kubernetes/audit/[A-Za-z0-9._-]+\.log$")
@@ -69,10 +69,7 @@ async def audited(
 ) -> dict[str, Any]:
     """{"status": HTTP status of the GET or 0, "auditID", "log": whether the log exists,
     "event": the event's outline or None, "error": text}."""
-    if not KUBECONFIG.match(kubeconfig):
-        raise ValueError(f"{kubeconfig}: not a kubeconfig the agent uses")
-    if not API_PATH.match(get):
-        raise ValueError(f"{get}: not an API path")
+    require(kubeconfig, get)
     if not AUDIT_LOG.match(log):
         raise ValueError(f"{log}: not an audit log the agent reads")
     try:

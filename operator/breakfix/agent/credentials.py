@@ -83,13 +83,19 @@ def client_for(root: Path, path: str) -> tuple[str, ssl.SSLContext, dict[str, st
 REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
+def require(kubeconfig: str, api_path: str | None) -> None:
+    """What the agent accepts from the operator: one of the node's own kubeconfigs, and a path
+    of the API (never another URL)."""
+    if not KUBECONFIG.match(kubeconfig):
+        raise ValueError(f"{kubeconfig}: not a kubeconfig the agent uses")
+    if api_path is not None and not API_PATH.match(api_path):
+        raise ValueError(f"{api_path}: not an API path")
+
+
 async def whoami(root: Path, path: str, get: str = "") -> dict[str, Any]:
     """{"status": HTTP status or 0, "user": name, "groups": [...], "error": text}, and with `get`
     an API path, "get": {"status": ..., "error": ...} of a GET of it."""
-    if not KUBECONFIG.match(path):
-        raise ValueError(f"{path}: not a kubeconfig the agent uses")
-    if get and not API_PATH.match(get):
-        raise ValueError(f"{get}: not an API path")
+    require(path, get or None)
     try:
         server, tls, headers = client_for(root, path)
     except Unusable as exc:
@@ -125,10 +131,7 @@ async def dry_run_patch(root: Path, path: str, target: str, body: Any) -> dict[s
     """{"status": HTTP status or 0, "error": the refusal's message}: what the API server, its
     admission plugins included, answers a merge patch of `target` with the kubeconfig at
     `path`, sent with dryRun=All so that nothing is written."""
-    if not KUBECONFIG.match(path):
-        raise ValueError(f"{path}: not a kubeconfig the agent uses")
-    if not API_PATH.match(target):
-        raise ValueError(f"{target}: not an API path")
+    require(path, target)
     if not isinstance(body, dict):
         raise ValueError("the patch must be a JSON object")
     try:
