@@ -2,6 +2,7 @@
 
 from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check import Check, evaluate
+from breakfix.checks.check_type import INFORMER_SETTLE_SECONDS
 from breakfix.checks.snapshot import Snapshot
 
 NS = "lab-t"
@@ -195,6 +196,24 @@ def test_can_i_uses_the_service_account_identity() -> None:
     s.access[need] = True
     assert evaluate(c, s, NS).passed
 
+
+
+def test_an_access_review_is_asked_again_once_after_a_wake_up_never_at_rest() -> None:
+    # The API server's RBAC informer may not have the Role the waking event brought yet: its
+    # answer is asked again once, INFORMER_SETTLE_SECONDS after the wake-up.
+    c = check(
+        {"canI": {"subject": {"kind": "ServiceAccount", "name": "sa"}, "verb": "list",
+                  "resource": "pods"}}
+    )  # fmt: skip
+    [need] = c.needs(NS)
+    just_woken = Snapshot(now=NOW, woken_at=NOW - 0.5, access={need: False})
+    assert evaluate(c, just_woken, NS).recheck_at == NOW - 0.5 + INFORMER_SETTLE_SECONDS
+    settled = Snapshot(now=NOW, woken_at=NOW - INFORMER_SETTLE_SECONDS, access={need: False})
+    assert evaluate(c, settled, NS).recheck_at is None
+    assert evaluate(c, Snapshot(now=NOW, access={need: True}), NS).recheck_at is None
+    # A check read from the watch cache has nothing to wait for.
+    absent = check({"absent": {"apiVersion": "v1", "kind": "Pod", "name": "x"}})
+    assert evaluate(absent, just_woken, NS).recheck_at is None
 
 def test_service_endpoints_explains_an_unmatched_selector() -> None:
     c = check({"serviceEndpoints": {"service": "web"}})

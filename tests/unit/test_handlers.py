@@ -70,3 +70,30 @@ async def test_cleanup_closes_the_client(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(state.kube, "close", close, raising=False)
     await handlers.cleanup(memo=memo)
     assert closed == [True] and MEMO_KEY not in memo
+
+
+def test_the_cache_keeps_one_copy_of_each_string_and_no_managed_fields() -> None:
+    def parsed(namespace: str) -> kopf.Body:
+        # Two parses of the same text make equal strings that are not the same object.
+        raw = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "kube-root-ca.crt",
+                "namespace": namespace,
+                "managedFields": [{"manager": "kube-controller-manager"}],
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                    "note": "kept",
+                },
+            },
+            "data": {"ca.crt": "".join(["-----BEGIN CERTIFICATE-----", "x" * 1000])},
+        }
+        return kopf.Body(copy.deepcopy(raw))
+
+    one, two = handlers.slim(parsed("lab-a")), handlers.slim(parsed("lab-b"))
+    assert "managedFields" not in one["metadata"]
+    assert one["metadata"]["annotations"] == {"note": "kept"}
+    assert one["data"]["ca.crt"] is two["data"]["ca.crt"]
+    assert one["metadata"]["namespace"] == "lab-a" and two["metadata"]["namespace"] == "lab-b"
+    assert [k for k in one] == ["apiVersion", "kind", "metadata", "data"]

@@ -32,3 +32,17 @@ async def test_cluster_kinds_wake_only_their_subscribers() -> None:
     signals.kind("ClusterRole")
     assert signals.flag("a").is_set() and not signals.flag("b").is_set()
     await asyncio.sleep(0)
+
+
+async def test_a_wake_up_is_timed_and_forgotten_with_its_lab() -> None:
+    signals = Signals()
+    signals.flag("web")
+    assert signals.woken_at("web") is None
+    before = time.time()
+    signals.namespace("lab-web")
+    woken = signals.woken_at("web")
+    assert woken is not None and before <= woken <= time.time()
+    signals.unsubscribe("web")
+    assert signals.woken_at("web") is None
+    signals.namespace("lab-web")  # nobody runs it: nothing kept
+    assert signals.woken_at("web") is None

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from breakfix.checks.check_type import CheckType, Reads, Verdict
+from breakfix.checks.check_type import INFORMER_SETTLE_SECONDS, CheckType, Reads, Verdict
 from breakfix.checks.diagnose import format_selector, labels_match, live, name_of
 from breakfix.checks.snapshot import (
     AdmissionAnswer,
@@ -32,6 +32,7 @@ ADMISSION = "admissionregistration.k8s.io/v1"
 
 
 class AdmitsCheck(CheckType):
+    settle_seconds: ClassVar[float | None] = INFORMER_SETTLE_SECONDS
     key: ClassVar[str] = "admits"
     reads: ClassVar[tuple[Reads, ...]] = (
         Reads("v1", "pods", kind="Pod"),

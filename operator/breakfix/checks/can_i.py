@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from breakfix.checks.check_type import READ, CheckType, Reads, Verdict
+from breakfix.checks.check_type import INFORMER_SETTLE_SECONDS, READ, CheckType, Reads, Verdict
 from breakfix.checks.models import Model
 from breakfix.checks.snapshot import AccessNeed, Need, Snapshot
 
@@ -34,6 +34,7 @@ def identity(subject: Subject, namespace: str) -> tuple[str, tuple[str, ...]]:
 
 
 class CanICheck(CheckType):
+    settle_seconds: ClassVar[float | None] = INFORMER_SETTLE_SECONDS
     key: ClassVar[str] = "canI"
     reads: ClassVar[tuple[Reads, ...]] = (
         Reads("authorization.k8s.io/v1", "subjectaccessreviews", ("create",)),

@@ -101,6 +101,11 @@ def evaluate(check: Check, snapshot: Snapshot, namespace: str) -> CheckResult:
     every = type(check.body).recheck_seconds
     if every is not None:
         recheck_at = min(recheck_at or float("inf"), snapshot.now + every)
+    settle = type(check.body).settle_seconds
+    if settle is not None and snapshot.woken_at is not None:
+        settled = snapshot.woken_at + settle
+        if snapshot.now < settled:
+            recheck_at = min(recheck_at or float("inf"), settled)
     return CheckResult(
         name=check.name,
         passed=verdict.passed,

@@ -32,6 +32,9 @@ class Reads:
 
 # How often checks that read a node through its agent look again.
 NODE_RECHECK_SECONDS = 2.0
+# How long after a wake-up an answer the API server derives through its own informers is asked
+# again (an informer lags a watch event by milliseconds, seconds on a loaded 2-core cluster).
+INFORMER_SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,12 @@ class CheckType(Model, ABC):
     """For types that read what no watch reaches (a file on a node, an answer of a request made
     there): look again this often, while the lab is graded. Such labs hold the cluster alone,
     so at most one lab at a time asks its node agent."""
+    settle_seconds: ClassVar[float | None] = None
+    """For types answered by the API server from objects it follows through its own informers
+    (an access review from RBAC objects, admission from policies): a grading woken by a watch
+    event may ask before the API server's informer has the change the event brought, and get the
+    old answer with nothing left to wake the lab. Asked again this long after the wake-up; never
+    at rest."""
 
     @abstractmethod
     def needs(self, namespace: str) -> list[Need]:

@@ -210,6 +210,9 @@ class Snapshot:
     """Cluster state as gathered for one evaluation; `now` is epoch seconds."""
 
     now: float
+    # When a watch event last woke the lab (epoch seconds): what it changed may not have reached
+    # the API server's own caches yet (see CheckType.settle_seconds).
+    woken_at: float | None = None
     objects: dict[ObjectsNeed, list[Obj]] = field(default_factory=dict)
     access: dict[AccessNeed, bool] = field(default_factory=dict)
     admissions: dict[AdmissionNeed, AdmissionAnswer] = field(default_factory=dict)

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import kopf
@@ -59,8 +60,11 @@ def shared(memo: kopf.Memo) -> Shared:
 
 
 def slim(body: kopf.Body) -> dict[str, Any]:
-    """A plain copy without managedFields and last-applied annotations, the bulk of most objects."""
-    obj = dict(body)
+    """A copy for the cache, without managedFields and last-applied annotations (the bulk of most
+    objects), every string interned: the same keys, kinds, labels, images and the CA bundle that
+    every namespace's kube-root-ca.crt holds are then one object each, not one per cached object
+    (about half the cache's memory with thousands of labs). Interned strings are freed with the
+    last object that holds them."""
     meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
     annotations = meta.get("annotations")
     if annotations and "kubectl.kubernetes.io/last-applied-configuration" in annotations:
@@ -69,8 +73,18 @@ def slim(body: kopf.Body) -> dict[str, Any]:
             for k, v in annotations.items()
             if k != "kubectl.kubernetes.io/last-applied-configuration"
         }
-    obj["metadata"] = meta
-    return obj
+    return {intern(k): interned(meta if k == "metadata" else v) for k, v in body.items()}
+
+
+def interned(value: Any) -> Any:
+    """A deep copy of JSON data with every string interned."""
+    if isinstance(value, str):
+        return intern(value)
+    if isinstance(value, Mapping):
+        return {intern(k): interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interned(v) for v in value]
+    return value
 
 
 def _in_labs(namespace: str | None, **_: Any) -> bool:

@@ -263,7 +263,12 @@ class LabLoop:
                 return replace(
                     seen,
                     symptoms=await gather(
-                        self.kube, self._read_from(), [*needs], self.agent, self._wake
+                        self.kube,
+                        self._read_from(),
+                        [*needs],
+                        self.agent,
+                        self._wake,
+                        woken_at=self.signals.woken_at(self.name),
                     ),
                 )
             case Gather("checks", needs):
@@ -276,6 +281,7 @@ class LabLoop:
                         self.agent,
                         self._wake,
                         confirm=self.confirming,
+                        woken_at=self.signals.woken_at(self.name),
                     ),
                 )
         return seen

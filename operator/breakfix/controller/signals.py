@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Iterable
 from typing import Any
@@ -15,6 +16,8 @@ class Signals:
         self._flags: dict[str, asyncio.Event] = {}
         self._kinds: dict[str, set[str]] = defaultdict(set)
         self._scenarios: dict[str, set[str]] = defaultdict(set)
+        # Lab -> when a watch event last woke it (epoch seconds).
+        self._woken: dict[str, float] = {}
 
     def flag(self, lab: str) -> asyncio.Event:
         return self._flags.setdefault(lab, asyncio.Event())
@@ -34,10 +37,15 @@ class Signals:
                     del table[key]
         if not keep_flag:
             self._flags.pop(lab, None)
+            self._woken.pop(lab, None)
 
     def lab(self, lab: str) -> None:
         if lab in self._flags:
             self._flags[lab].set()
+            self._woken[lab] = time.time()
+
+    def woken_at(self, lab: str) -> float | None:
+        return self._woken.get(lab)
 
     def namespace(self, namespace: str) -> None:
         if namespace.startswith(NAMESPACE_PREFIX):

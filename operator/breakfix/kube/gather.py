@@ -119,11 +119,12 @@ async def gather(
     agent: AgentClient | None = None,
     wake: Callable[[], None] | None = None,
     confirm: bool = False,
+    woken_at: float | None = None,
 ) -> Snapshot:
     """What `needs` ask for, from the watch cache where it has it, and with `confirm` the needs
     marked fresh from the API. `wake` is how a slow answer (a request through a Service) calls
     the lab back when it is in, instead of being waited for."""
-    snapshot = Snapshot(now=time.time())
+    snapshot = Snapshot(now=time.time(), woken_at=woken_at)
     started = time.monotonic()
 
     async def fetch(need: Need) -> None:
