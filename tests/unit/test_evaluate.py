@@ -197,7 +197,6 @@ def test_can_i_uses_the_service_account_identity() -> None:
     assert evaluate(c, s, NS).passed
 
 
-
 def test_an_access_review_is_asked_again_once_after_a_wake_up_never_at_rest() -> None:
     # The API server's RBAC informer may not have the Role the waking event brought yet: its
     # answer is asked again once, INFORMER_SETTLE_SECONDS after the wake-up.
@@ -214,6 +213,7 @@ def test_an_access_review_is_asked_again_once_after_a_wake_up_never_at_rest() ->
     # A check read from the watch cache has nothing to wait for.
     absent = check({"absent": {"apiVersion": "v1", "kind": "Pod", "name": "x"}})
     assert evaluate(absent, just_woken, NS).recheck_at is None
+
 
 def test_service_endpoints_explains_an_unmatched_selector() -> None:
     c = check({"serviceEndpoints": {"service": "web"}})

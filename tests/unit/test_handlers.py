@@ -97,3 +97,14 @@ def test_the_cache_keeps_one_copy_of_each_string_and_no_managed_fields() -> None
     assert one["data"]["ca.crt"] is two["data"]["ca.crt"]
     assert one["metadata"]["namespace"] == "lab-a" and two["metadata"]["namespace"] == "lab-b"
     assert [k for k in one] == ["apiVersion", "kind", "metadata", "data"]
+
+
+def test_a_request_kopf_tries_again_is_a_warning_and_one_it_gives_up_an_error() -> None:
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", logging.ERROR, __file__, 1, message, None, None)
+
+    retried = record("Request attempt #1/302 failed; will retry: PATCH https://10.96.0.1/x")
+    assert handlers._retried_is_a_warning(retried)
+    assert (retried.levelno, retried.levelname) == (logging.WARNING, "WARNING")
+    given_up = record("Request attempt #302/302 failed; escalating: PATCH https://10.96.0.1/x")
+    assert handlers._retried_is_a_warning(given_up) and given_up.levelno == logging.ERROR

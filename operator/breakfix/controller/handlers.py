@@ -187,11 +187,30 @@ def _routine(record: logging.LogRecord) -> bool:
     )
 
 
-@kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+def _retried_is_a_warning(record: logging.LogRecord) -> bool:
+    """Kopf logs every failed attempt of a request it will try again as an ERROR (a connect
+    timeout to the API server's Service while it restarts, one per watched kind per second):
+    a warning, since the request goes on. The attempt that gives up stays an error."""
+    if record.levelno == logging.ERROR and "failed; will retry:" in record.getMessage():
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
+
+
+def _filter_kopf_logs() -> None:
+    # A filter applies to the records of its own logger only: each of Kopf's module loggers.
+    names = [n for n in logging.root.manager.loggerDict if n == "kopf" or n.startswith("kopf.")]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _retried_is_a_warning not in logger.filters:
+            logger.addFilter(_retried_is_a_warning)
     objects_log = logging.getLogger("kopf.objects")
     if _routine not in objects_log.filters:
         objects_log.addFilter(_routine)
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    _filter_kopf_logs()
     # Kubelet probes every few seconds: not worth a log line each.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.persistence.finalizer = f"{GROUP}/cleanup"
