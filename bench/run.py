@@ -62,6 +62,8 @@ class ModeResult:
     provision_operator_s: list[float] = field(default_factory=list)
     provision_symptoms_s: list[float] = field(default_factory=list)
     scale: list[dict[str, Any]] = field(default_factory=list)
+    # Grading stage -> mean and p95 (upper bound of its bucket) in ms, over the fixes.
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class LabWatch:
@@ -187,6 +189,18 @@ class Operator:
                 seen, last_change = now, time.monotonic()
         return time.monotonic() - started
 
+    def stages(self) -> dict[str, dict[str, float]]:
+        """The operator's grading-stage histogram: per stage its cumulative buckets (by upper
+        bound, as text), sum and count."""
+        out: dict[str, dict[str, float]] = {}
+        pattern = r"^breakfix_grading_stage_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)$"
+        for kind, labels, value in re.findall(pattern, self.metrics(), re.M):
+            label = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            stage = label["stage"]
+            key = f"le={label['le']}" if kind == "bucket" else kind
+            out.setdefault(stage, {})[key] = float(value)
+        return out
+
     def rss_mib(self) -> float:
         return self.counter("process_resident_memory_bytes") / 2**20
 
@@ -301,7 +315,28 @@ async def delete_all(kube: Kube) -> None:
         await asyncio.sleep(1)
 
 
-async def fix_latency(kube: Kube, watch: LabWatch, result: ModeResult, fixes: int) -> None:
+def stage_figures(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per stage, from two readings of the histogram: gradings, mean ms, and the upper bound of
+    the bucket holding the 95th percentile, in ms."""
+    out = {}
+    for stage, now in after.items():
+        then = before.get(stage, {})
+        count = now.get("count", 0) - then.get("count", 0)
+        if count <= 0:
+            continue
+        mean = (now.get("sum", 0) - then.get("sum", 0)) / count
+        bounds = sorted((float(k[3:]), now[k] - then.get(k, 0)) for k in now if k.startswith("le="))
+        p95 = next((le for le, n in bounds if n >= 0.95 * count), float("inf"))
+        out[stage] = {"gradings": count, "mean_ms": round(1000 * mean, 1),
+                      "p95_at_most_ms": round(1000 * p95, 1)}  # fmt: skip
+    return out
+
+
+async def fix_latency(
+    kube: Kube, watch: LabWatch, op: Operator, result: ModeResult, fixes: int
+) -> None:
     folders = {s: load_lab(ROOT / "labs" / s) for s in (FAST_LAB, POD_LAB)}
     pod_fixes = max(1, fixes // 5)
     plan = [(FAST_LAB, i) for i in range(fixes)] + [(POD_LAB, i) for i in range(pod_fixes)]
@@ -317,6 +352,7 @@ async def fix_latency(kube: Kube, watch: LabWatch, result: ModeResult, fixes: in
         result.provision_symptoms_s.append(ready - provisioned)
     # A fix lands at a random moment: fixes in lockstep would meet a poller's ticks in phase.
     rng = random.Random(7)
+    stages_before = op.stages()
     for name, scenario, i in names:
         await asyncio.sleep(rng.uniform(0, 5))
         folder = folders[scenario]
@@ -333,6 +369,7 @@ async def fix_latency(kube: Kube, watch: LabWatch, result: ModeResult, fixes: in
             result.fix_pod_operator_s.append(operator_part)
         else:
             result.fix_operator_s.append(operator_part)
+    result.stages = stage_figures(stages_before, op.stages())
 
 
 async def scale_step(
@@ -482,7 +519,7 @@ async def run_mode(
         await asyncio.sleep(3)
         watch.start()
         console.print(f"[bold]{mode}[/bold]: fix and provisioning latency over {args.fixes} labs")
-        await fix_latency(kube, watch, result, args.fixes)
+        await fix_latency(kube, watch, op, result, args.fixes)
         await delete_all(kube)
         for count in args.poll_scale if poll else args.scale:
             console.print(f"[bold]{mode}[/bold]: {count} labs at rest for {args.rest:.0f}s")
@@ -546,6 +583,12 @@ def summary(results: list[ModeResult]) -> list[dict[str, Any]]:
                 target = "≤ 0.5"
             row(f"{label} {name}", [f"{pct(getattr(r, attr), q):.3f}" for r in results], target)
         row(f"{label} max", [f"{max(getattr(r, attr), default=float('nan')):.3f}" for r in results])
+    for stage in ("wake", "checks", "confirm", "write", "symptoms"):
+        for key, label in (("mean_ms", "mean"), ("p95_at_most_ms", "p95 ≤")):
+            row(
+                f"grading stage {stage}, {label} (ms, during the fixes)",
+                [str(r.stages.get(stage, {}).get(key, "-")) for r in results],
+            )
     sizes = sorted({s["labs"] for r in results for s in r.scale})
     for size in sizes:
         cells = {r.mode: next((s for s in r.scale if s["labs"] == size), None) for r in results}

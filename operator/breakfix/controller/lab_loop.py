@@ -147,6 +147,8 @@ class LabLoop:
         self.confirming = False
         # When this loop first changed the control plane's files (monotonic), if it did.
         self.control_plane_changed: float | None = None
+        # When the last step started (epoch seconds): a wake-up after it is timed to the next.
+        self.stepped_at = 0.0
 
     async def run(
         self, stopped: Callable[[], bool], stop_waiter: Callable[[], Awaitable[Any]]
@@ -202,6 +204,10 @@ class LabLoop:
     async def step(self) -> float:
         """Decide and act until the decision says when to wake; returns that time."""
         metrics.EVALUATIONS.inc()
+        woken_at = self.signals.woken_at(self.name)
+        if woken_at is not None and woken_at > self.stepped_at:
+            metrics.GRADING_STAGE.labels("wake").observe(max(0.0, time.time() - woken_at))
+        self.stepped_at = time.time()
         seen = await self._observe()
         self.confirming = False
         while True:
@@ -242,6 +248,23 @@ class LabLoop:
 
     async def _run(self, action: Action, seen: Observed) -> Observed:
         """Run one action; returns what was observed, with the answer if it asked a question."""
+        stage = self._stage(action)
+        if stage is None:
+            return await self._act(action, seen)
+        with metrics.GRADING_STAGE.labels(stage).time():
+            return await self._act(action, seen)
+
+    def _stage(self, action: Action) -> str | None:
+        match action:
+            case Gather("checks", _) if self.confirming:
+                return "confirm"
+            case Gather(purpose, _):
+                return purpose
+            case WriteStatus():
+                return "write"
+        return None
+
+    async def _act(self, action: Action, seen: Observed) -> Observed:
         match action:
             case Subscribe(scenario, kinds):
                 self.signals.subscribe(self.name, scenario, kinds)

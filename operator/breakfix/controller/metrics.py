@@ -35,3 +35,15 @@ TIME_TO_SOLVE = Histogram(
 
 def serve(port: int, address: str = "0.0.0.0") -> None:
     start_http_server(port, addr=address)
+
+
+# Where a grading's time goes, so a slow fix→Solved can be taken apart (make bench prints the
+# mean of each): from the watch event that woke the lab to its step starting ("wake"), reading
+# the symptoms' and checks' needs from the cache ("symptoms", "checks"), reading a solving
+# grading's fresh needs from the API ("confirm"), and patching the status ("write").
+GRADING_STAGE = Histogram(
+    "breakfix_grading_stage_seconds",
+    "Seconds spent in each stage of grading a lab.",
+    ["stage"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+)
