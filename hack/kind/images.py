@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import packages
 import rootfs
 from common import HACK, HERE, run, step
 from engine import docker
@@ -144,6 +145,7 @@ def binary(ref: str, binaries: list[Path], base: str = "scratch", entrypoint: st
 
 
 def busybox() -> str:
+    packages.ensure(packages.BUSYBOX, hint="install busybox-static, then run `make up` again")
     data = Path("/bin/busybox").read_bytes()
     ref = f"breakfix/busybox:{_digest(data, DOCKERFILES / 'busybox.Dockerfile')}"
     if not exists(ref):

@@ -15,10 +15,10 @@ ENGINE = {
     "/usr/sbin/iptables": "iptables",
     "/usr/sbin/iptables-save": "iptables",
 }
-IMAGES = {
-    "/usr/sbin/debootstrap": "debootstrap",
-    "/bin/busybox": "busybox-static",
-}
+# Each is ensured by the step that uses it: a step whose cached image is kept (the busybox image
+# is keyed by the binary's digest) still reads its package's files on a machine that lacks them.
+DEBOOTSTRAP = {"/usr/sbin/debootstrap": "debootstrap"}
+BUSYBOX = {"/bin/busybox": "busybox-static"}
 # The dashboard's browser test: Debian's browser and its driver, never a downloaded one.
 BROWSER = {
     "/usr/bin/chromium": "chromium",

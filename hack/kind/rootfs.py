@@ -19,7 +19,7 @@ def ensure() -> Path:
     if TARBALL.exists():
         return TARBALL
     require_root("debootstrap")
-    packages.ensure(packages.IMAGES)
+    packages.ensure(packages.DEBOOTSTRAP, hint="install debootstrap, then run `make up` again")
     TARBALL.parent.mkdir(parents=True, exist_ok=True)
     with step(f"debootstrap {SUITE} (about a minute, once)"):
         work = Path(tempfile.mkdtemp(prefix="rootfs.", dir=TARBALL.parent))
