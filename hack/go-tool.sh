@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds a pinned Go program through the Go module proxy into a cache outside the work tree, once
 # per version. Prints the binary's path as its last line.
-#   hack/go-tool.sh helm | kind | actionlint | crictl | etcd | coredns | kube-router | local-path-provisioner
+#   hack/go-tool.sh helm | kind | actionlint | crictl | etcd | etcdctl | etcdutl | coredns |
+#                   kube-router | local-path-provisioner
 set -euo pipefail
 
 wrapper=""
+copymain=""
 case "${1:-}" in
   helm) pkg=helm.sh/helm/v3/cmd/helm; version=v3.22.0
         ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version" ;;
@@ -25,6 +27,11 @@ import (
 )
 
 func main() { etcdmain.Main(os.Args) }' ;;
+  # etcd's client and offline tools, as the etcd image kubeadm deploys carries them: `snapshot
+  # save` is etcdctl's, `snapshot status` and `restore` etcdutl's. Same `replace` problem: their
+  # package main (two small files) is copied into a module of our own.
+  etcdctl) pkg=go.etcd.io/etcd/etcdctl/v3; version=v3.7.0; ldflags="-s -w"; copymain=1 ;;
+  etcdutl) pkg=go.etcd.io/etcd/etcdutl/v3; version=v3.7.0; ldflags="-s -w"; copymain=1 ;;
   coredns) pkg=github.com/coredns/coredns; version=v1.14.6; ldflags="-s -w" ;;
   # The only kube-router the proxy serves; it routes pods between nodes and enforces
   # NetworkPolicy with iptables (kindnet's engine needs nftables queueing this kernel lacks).
@@ -32,7 +39,7 @@ func main() { etcdmain.Main(os.Args) }' ;;
         ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$version" ;;
   local-path-provisioner) pkg=github.com/rancher/local-path-provisioner; version=v0.0.30
         ldflags="-s -w" ;;
-  *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|coredns|kube-router|local-path-provisioner" >&2
+  *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|etcdctl|etcdutl|coredns|kube-router|local-path-provisioner" >&2
      exit 2 ;;
 esac
 name="$1"
@@ -46,14 +53,19 @@ command -v go >/dev/null || { echo "go-tool: Go is required to build $name" >&2;
 echo "go-tool: building $name $version (once; a few minutes on 2 cores)" >&2
 start=$SECONDS
 mkdir -p "$(dirname "$bin")"
-if [[ -n "$wrapper" ]]; then
+if [[ -n "$wrapper$copymain" ]]; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   (
     cd "$work"
     go mod init "breakfix.local/$name" >/dev/null 2>&1
-    printf '%s\n' "$wrapper" > main.go
+    [[ -n "$wrapper" ]] && printf '%s\n' "$wrapper" > main.go
     go get "$pkg@$version" >/dev/null 2>&1
+    if [[ -n "$copymain" ]]; then
+      src="$(go list -m -f '{{.Dir}}' "$pkg")"
+      for f in "$src"/*.go; do [[ "$f" == *_test.go ]] || cp "$f" .; done
+      chmod u+w ./*.go
+    fi
     go mod tidy >/dev/null 2>&1
     CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin.partial" .
   )

@@ -120,10 +120,18 @@ def node_base(base: str, crictl: Path) -> str:
     return ref
 
 
+def label(ref: str, name: str) -> str | None:
+    out = run([docker(), "image", "inspect", "-f", f'{{{{index .Config.Labels "{name}"}}}}', ref],
+              capture=True, check=False)  # fmt: skip
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
 def binary(ref: str, binaries: list[Path], base: str = "scratch", entrypoint: str = "") -> None:
     """An image of static binaries in /usr/local/bin, as registry.k8s.io's distroless component
     images are; kubeadm's manifests name the command, coredns and pause use the entrypoint."""
-    if exists(ref):
+    # The tag is kubeadm's, fixed: the label tells an image of other binaries (an older build).
+    key = _digest(base, entrypoint, *binaries)
+    if label(ref, "dev.breakfix.inputs") == key:
         return
     with _context() as ctx:
         (ctx / "bin").mkdir()
@@ -133,6 +141,7 @@ def binary(ref: str, binaries: list[Path], base: str = "scratch", entrypoint: st
             f"FROM {base}",
             "COPY bin/ /usr/local/bin/",
             "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+            f"LABEL dev.breakfix.inputs={key}",
         ]
         if entrypoint:
             lines.append(f'ENTRYPOINT ["/usr/local/bin/{entrypoint}"]')

@@ -15,17 +15,20 @@ import images
 from common import CACHE, HACK, SetupError, log, run, step
 from engine import docker
 
-# Each image kubeadm asks for, by repository, and the binary that is its whole content.
+# Each image kubeadm asks for, by repository, and the binaries that are its whole content.
 COMPONENTS = {
     "kube-apiserver": ("k8s", "kube-apiserver", ""),
     "kube-controller-manager": ("k8s", "kube-controller-manager", ""),
     "kube-scheduler": ("k8s", "kube-scheduler", ""),
     "kube-proxy": ("k8s", "kube-proxy", ""),
-    "etcd": ("tool", "etcd", ""),
+    # etcdctl and etcdutl beside etcd, as in registry.k8s.io/etcd (`kubectl exec` into it).
+    "etcd": ("tool", "etcd etcdctl etcdutl", ""),
     "coredns": ("tool", "coredns", "coredns"),
     "pause": ("k8s", "pause", "pause"),
 }
-TOOLS = ["crictl", "etcd", "coredns", "kube-router", "local-path-provisioner"]
+TOOLS = ["crictl", "etcd", "etcdctl", "etcdutl", "coredns", "kube-router", "local-path-provisioner"]
+# On the node itself as well, as on the exam's control-plane node (an etcd snapshot lab).
+NODE_TOOLS = ["etcdctl", "etcdutl"]
 KUBE_ROUTER_IMAGE = "breakfix.local/kube-router:v2.1.0"
 LOCAL_PATH_IMAGE = "breakfix.local/local-path-provisioner:v0.0.30"
 HELPER_IMAGE = "docker.io/library/busybox:1.36"
@@ -68,10 +71,10 @@ def component_images(k8s: Path, tools: dict[str, Path], tools_image: str) -> lis
         repo = ref.rsplit("/", 1)[-1].split(":")[0]
         if repo not in COMPONENTS:
             raise SetupError(f"kubeadm wants {ref}, which this script does not know how to build")
-        source, name, entry = COMPONENTS[repo]
-        path = (k8s if source == "k8s" else tools[name].parent) / name
+        source, names, entry = COMPONENTS[repo]
+        paths = [k8s / n if source == "k8s" else tools[n] for n in names.split()]
         base = tools_image if repo == "kube-proxy" else "scratch"
-        images.binary(ref, [path], base=base, entrypoint=entry)
+        images.binary(ref, paths, base=base, entrypoint=entry)
         refs.append(ref)
         if repo == "pause":
             # kind's containerd config names its own pause tag as the sandbox image.
@@ -101,13 +104,14 @@ def image_id(ref: str) -> str:
     return run([docker(), "image", "inspect", "-f", "{{.Id}}", ref], capture=True).stdout.strip()
 
 
-def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
+def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str], tools: list[Path]) -> str:
     version = images.k8s_version()
     key = images._digest(
         base,
         *(image_id(r) for r in refs),
         *(k8s / b for b in ("kubeadm", "kubelet", "kubectl")),
         *extra.values(),
+        *tools,
     )
     ref = f"breakfix/node:{version}-{key}"
     if images.exists(ref):
@@ -120,6 +124,8 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str]) -> str:
         try:
             for b in ("kubeadm", "kubelet", "kubectl"):
                 run([d, "cp", k8s / b, f"{cid}:/usr/bin/{b}"], capture=True)
+            for tool in tools:
+                run([d, "cp", tool, f"{cid}:/usr/local/bin/{tool.name}"], capture=True)
             files = {"/kind/version": version, **extra}
             for path, content in files.items():
                 run(
@@ -251,4 +257,4 @@ def ensure() -> str:
         "/kind/manifests/default-cni.yaml": "# networking: breakfix applies kube-router\n",
         "/kind/manifests/default-storage.yaml": storage_manifest(),
     }
-    return node(base, k8s, refs, extra)
+    return node(base, k8s, refs, extra, [tools[n] for n in NODE_TOOLS])

@@ -10,14 +10,15 @@ from typing import Any
 from tests.integration.cluster import get_json, wait_until
 
 # On every node: the static-pod manifests, the kubelet's config, flags and unit drop-ins, the
-# kubelet's unit state, and every file name under /etc/kubernetes (a copy a learner made).
+# kubelet's unit state, every file name under /etc/kubernetes (a copy a learner made) and
+# /var/backups (an etcd snapshot holds every Secret: an etcd lab removes the one it asked for).
 READ = r"""
 cd /
 for f in etc/kubernetes/manifests/* var/lib/kubelet/config.yaml var/lib/kubelet/kubeadm-flags.env \
          etc/systemd/system/kubelet.service.d/*; do
   [ -f "$f" ] && echo "file $f $(sha256sum < "$f" | cut -c1-16) $(stat -c %a "$f")"
 done
-find etc/kubernetes -xdev | sort | sed 's/^/path /'
+find etc/kubernetes var/backups -xdev | sort | sed 's/^/path /'
 echo "kubelet $(systemctl is-active kubelet) $(systemctl is-enabled kubelet)"
 ls var/lib/breakfix/journal 2>/dev/null | sed 's/^/journal /'
 """

@@ -17,6 +17,7 @@ from breakfix.checks.snapshot import (
     AccessNeed,
     AdmissionNeed,
     AuditNeed,
+    EtcdSnapshotNeed,
     CredentialNeed,
     EvictionNeed,
     LogsNeed,
@@ -90,7 +91,8 @@ def _declared(reads: tuple[Reads, ...], need: object) -> bool:
         return any(r.resource == "pods/log" for r in reads)
     if isinstance(need, EvictionNeed):
         return any(r.resource == "pods/eviction" and r.verbs == ("create",) for r in reads)
-    if isinstance(need, (NodeFileNeed, CredentialNeed, ProbeNeed, AuditNeed, PatchAsNeed)):
+    node_agent = (NodeFileNeed, CredentialNeed, ProbeNeed, AuditNeed, PatchAsNeed, EtcdSnapshotNeed)
+    if isinstance(need, node_agent):
         # Read by the node agent, found through the Node's address.
         return any(r.kind == "Node" for r in reads)
     if isinstance(need, AdmissionNeed):

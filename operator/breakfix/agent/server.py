@@ -9,6 +9,8 @@
                          identity, and the HTTP status of a GET of an API path with it
     GET    /audited?kubeconfig=&get=&log=  the same GET, then the outline of its event in
                          the API server's audit log (its level), found by the Audit-Id answered
+    GET    /snapshot?path=&marker=...  what an etcd snapshot file is (a database saved with
+                         its hash, holding the markers): never its content
     POST   /dry-run-patch {kubeconfig, path, body}  a merge patch with a kubeconfig on the
                          node, sent with dryRun=All: what admission answers, nothing written
     GET    /healthz      liveness, no token
@@ -36,6 +38,7 @@ from breakfix.agent import changes
 from breakfix.agent.audit import audited
 from breakfix.agent.credentials import dry_run_patch, whoami
 from breakfix.agent.journal import ChangeError, Store, describe, due, readable
+from breakfix.agent.snapshots import inspect
 from breakfix.agent.units import UnitError
 from breakfix.scenario.models import NodeChanges
 
@@ -142,6 +145,20 @@ async def audited_handler(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+async def snapshot_handler(request: web.Request) -> web.Response:
+    try:
+        # Reading and hashing a few MB: off the event loop.
+        answer = await asyncio.to_thread(
+            inspect,
+            request.app[STORE].root,
+            request.query.get("path", ""),
+            request.query.getall("marker", []),
+        )
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=422)
+    return web.json_response(answer)
+
+
 async def probe(request: web.Request) -> web.Response:
     url = request.query.get("url", "")
     parts = urlsplit(url)
@@ -193,6 +210,7 @@ def make_app(root: Path, token_file: Path) -> web.Application:
     app.router.add_get("/probe", probe)
     app.router.add_get("/whoami", whoami_handler)
     app.router.add_get("/audited", audited_handler)
+    app.router.add_get("/snapshot", snapshot_handler)
     app.router.add_post("/dry-run-patch", dry_run_patch_handler)
     app.router.add_get("/healthz", healthz)
 

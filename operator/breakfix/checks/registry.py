@@ -10,6 +10,7 @@ from breakfix.checks.can_i import CanICheck
 from breakfix.checks.check_type import CheckType
 from breakfix.checks.credential import CredentialCheck
 from breakfix.checks.endpoint_probe import ProbeCheck
+from breakfix.checks.etcd_snapshot import EtcdSnapshotCheck
 from breakfix.checks.eviction_allowed import EvictionAllowedCheck
 from breakfix.checks.identity_kept import IdentityKeptCheck
 from breakfix.checks.least_privilege import LeastPrivilegeCheck
@@ -50,6 +51,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     AdmitsCheck,
     AuditedCheck,
     PatchAsCheck,
+    EtcdSnapshotCheck,
 )
 
 BY_KEY: dict[str, type[CheckType]] = {t.key: t for t in CHECK_TYPES}

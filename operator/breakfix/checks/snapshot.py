@@ -115,6 +115,15 @@ class AuditNeed:
 
 
 @dataclass(frozen=True)
+class EtcdSnapshotNeed:
+    """What an etcd snapshot file on a node is, by the node agent there (never its content)."""
+
+    node: str
+    path: str
+    markers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PatchAsNeed:
     """A dry-run merge patch of an API path with a kubeconfig on a node, by the node agent."""
 
@@ -168,6 +177,7 @@ Need = (
     | EvictionNeed
     | NodeFileNeed
     | AuditNeed
+    | EtcdSnapshotNeed
     | PatchAsNeed
     | CredentialNeed
     | ProbeNeed
@@ -229,6 +239,7 @@ class Snapshot:
     # (node, kubeconfig) -> the agent's answer: status, user, groups, error
     identities: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     audits: dict[AuditNeed, dict[str, Any]] = field(default_factory=dict)
+    etcd_snapshots: dict[EtcdSnapshotNeed, dict[str, Any]] = field(default_factory=dict)
     patches: dict[PatchAsNeed, dict[str, Any]] = field(default_factory=dict)
     requests: dict[RequestNeed, RequestAnswer] = field(default_factory=dict)
     # Kinds the cluster does not serve, or lookups that failed, with the reason.

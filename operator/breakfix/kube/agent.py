@@ -103,6 +103,10 @@ class AgentClient:
         query = f"kubeconfig={quote(kubeconfig)}&get={quote(get)}&log={quote(log)}"
         return dict(await self._call("GET", address, f"/audited?{query}"))
 
+    async def snapshot(self, address: str, path: str, markers: tuple[str, ...]) -> Obj:
+        query = f"path={quote(path)}" + "".join(f"&marker={quote(m)}" for m in markers)
+        return dict(await self._call("GET", address, f"/snapshot?{query}"))
+
     async def dry_run_patch(self, address: str, kubeconfig: str, path: str, body: Obj) -> Obj:
         given = {"kubeconfig": kubeconfig, "path": path, "body": body}
         return dict(await self._call("POST", address, "/dry-run-patch", given))

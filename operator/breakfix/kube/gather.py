@@ -25,6 +25,7 @@ from breakfix.checks.snapshot import (
     AdmissionNeed,
     AuditNeed,
     CredentialNeed,
+    EtcdSnapshotNeed,
     EvictionNeed,
     LogsNeed,
     Need,
@@ -164,6 +165,11 @@ async def gather(
                     snapshot.audits[need] = await (agent or AgentClient.from_env()).audited(
                         address, need.kubeconfig, need.get, need.log
                     )
+                elif isinstance(need, EtcdSnapshotNeed):
+                    address = await _agent_address(kube, indexes, need.node)
+                    snapshot.etcd_snapshots[need] = await (
+                        agent or AgentClient.from_env()
+                    ).snapshot(address, need.path, need.markers)
                 elif isinstance(need, PatchAsNeed):
                     address = await _agent_address(kube, indexes, need.node)
                     snapshot.patches[need] = await (agent or AgentClient.from_env()).dry_run_patch(

@@ -202,13 +202,14 @@ class Taint(Model):
 # Where a lab may change a node's files: the kubelet's and the control plane's configuration.
 HOST_PATH_PREFIXES = (
     "/etc/kubernetes, /var/lib/kubelet, /etc/systemd/system/kubelet.service.d, /etc/containerd, "
-    "/run/containerd, /var/log/kubernetes"
+    "/run/containerd, /var/log/kubernetes, /var/backups"
 )
-# /var/log/kubernetes: where a lab's task has a component write its logs (the audit log), so
-# that restoring removes them.
+# /var/log/kubernetes and /var/backups: where a lab's task has a component write its logs (the
+# audit log) or the learner save a snapshot of etcd (every Secret in it), so that restoring
+# removes them.
 HOST_PATH_PATTERN = (
     r"^/(etc/kubernetes|var/lib/kubelet|etc/systemd/system/kubelet\.service\.d|etc/containerd"
-    r"|run/containerd|var/log/kubernetes)(/[A-Za-z0-9._-]+)+$"
+    r"|run/containerd|var/log/kubernetes|var/backups)(/[A-Za-z0-9._-]+)+$"
 )
 
 
