@@ -97,14 +97,21 @@ def node_image() -> tuple[str, bool]:
     return KINDEST_NODE, False
 
 
-def up(created: Callable[[], None] | None = None, routed: Callable[[], None] | None = None) -> None:
-    """`created` runs once kind has created the nodes, beside the waits for them to be ready
-    (loading the operator image needs the nodes' containerd, not a Ready cluster; loaded during
-    kind's own set-up, it slowed both on two cores: 81 s to the operator, not 75); `routed`
-    once the nodes are Ready and route pods to each other, beside the wait for DNS and storage
-    (the operator needs neither)."""
+def up(
+    created: Callable[[str | None], None] | None = None,
+    routed: Callable[[], None] | None = None,
+    preload: Callable[[], str] | None = None,
+) -> None:
+    """`created` runs once kind has created the nodes (or found them running), beside the waits
+    for them to be ready (loading the operator image needs the nodes' containerd, not a Ready
+    cluster; loaded during kind's own set-up, it slowed both on two cores: 81 s to the
+    operator, not 75), and is told which image the nodes were created with already in them;
+    `routed` once the nodes are Ready and route pods to each other, beside the wait for DNS
+    and storage (the operator needs neither). `preload` names an image to put into a node
+    image built here before the cluster is created from it (nodeimage.with_image)."""
     restarted = engine.ensure()
     image, local = node_image()
+    preloaded = None
     if exists() and (restarted or _nodes_restarted()):
         # Its nodes were restarted by the engine with new addresses, and stale pod routes: it
         # may look Ready while pods cannot reach the API server for minutes. Start clean.
@@ -113,13 +120,16 @@ def up(created: Callable[[], None] | None = None, routed: Callable[[], None] | N
     if healthy():
         log(f"kind cluster {NAME} already running and healthy")
         if created:
-            created()
+            created(None)
         if routed:
             routed()
         return
     if exists():
         log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
         down()
+    if preload and local:
+        preloaded = preload()
+        image = nodeimage.with_image(image, preloaded)
     KUBECONFIG.parent.mkdir(parents=True, exist_ok=True)
     cfg = KUBECONFIG.parent / f"{NAME}.yaml"
     cfg.write_text(config(local))
@@ -142,7 +152,7 @@ def up(created: Callable[[], None] | None = None, routed: Callable[[], None] | N
             hint=CREATE_HINT,
         )
     if created:
-        created()
+        created(preloaded)
     if local:
         with step("starting kube-router (pod routes between nodes, NetworkPolicy)"):
             manifest = (HERE / "manifests/kube-router.yaml").read_text()

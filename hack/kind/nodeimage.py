@@ -142,29 +142,60 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str], tools: li
                     capture=True,
                 )
             _import(cid, refs)
-            run(
-                [
-                    d,
-                    "commit",
-                    "--change",
-                    'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
-                    "--change",
-                    "CMD []",
-                    cid,
-                    ref,
-                ],
-                capture=True,
-            )
+            _commit(cid, ref)
         finally:
             run([d, "rm", "-f", cid], capture=True, check=False)
         _prune_other_node_images(ref)
     return ref
 
 
-def _prune_other_node_images(keep: str) -> None:
+PRELOADED = "breakfix/node-preloaded"
+
+
+def with_image(node_ref: str, image: str) -> str:
+    """The node image with `image` already in its containerd, imported as kind's own preloaded
+    images are (unpacked when a container first uses it): a cluster created from it needs no
+    `kind load`. Loading the operator image into three booting nodes at once took about 40 s on
+    two cores and held up their kube-proxy and kube-router by 25 s; imported here once, into
+    an idle container, it costs a few seconds, and nothing when the image did not change."""
+    ref = f"{PRELOADED}:{node_ref.rsplit(':', 1)[1]}-{images._digest(image_id(image))}"
+    if images.exists(ref):
+        return ref
+    d = docker()
+    with step(f"adding {image} to the node image"):
+        cid = run(
+            [d, "run", "-d", "--privileged", "--entrypoint=sleep", node_ref, "infinity"],
+            capture=True,
+        ).stdout.strip()
+        try:
+            _import(cid, [image])
+            _commit(cid, ref)
+        finally:
+            run([d, "rm", "-f", cid], capture=True, check=False)
+        _prune_other_node_images(ref, PRELOADED)
+    return ref
+
+
+def _commit(cid: str, ref: str) -> None:
+    run(
+        [
+            docker(),
+            "commit",
+            "--change",
+            'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
+            "--change",
+            "CMD []",
+            cid,
+            ref,
+        ],
+        capture=True,
+    )
+
+
+def _prune_other_node_images(keep: str, repository: str = "breakfix/node") -> None:
     """Each node image is 1.6 GB; one built from older inputs is never used again."""
     out = run(
-        [docker(), "images", "breakfix/node", "--format", "{{.Repository}}:{{.Tag}}"],
+        [docker(), "images", repository, "--format", "{{.Repository}}:{{.Tag}}"],
         capture=True,
         check=False,
     ).stdout.split()
