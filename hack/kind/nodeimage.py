@@ -145,6 +145,8 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str], tools: li
             _commit(cid, ref)
         finally:
             run([d, "rm", "-f", cid], capture=True, check=False)
+        # The copies holding the operator image first: an image with children cannot go.
+        _prune_other_node_images(f"{PRELOADED}:{ref.rsplit(':', 1)[1]}-", PRELOADED)
         _prune_other_node_images(ref)
     return ref
 
@@ -199,7 +201,8 @@ def _prune_other_node_images(keep: str, repository: str = "breakfix/node") -> No
         capture=True,
         check=False,
     ).stdout.split()
-    for old in (r for r in out if r != keep):
+    # `keep` ending in "-" keeps every tag it begins (the copies of one node image).
+    for old in (r for r in out if r != keep and not (keep.endswith("-") and r.startswith(keep))):
         if run([docker(), "rmi", old], capture=True, check=False).returncode == 0:
             log(f"removed the outdated node image {old}")
 
