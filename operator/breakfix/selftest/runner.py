@@ -28,8 +28,8 @@ from breakfix.lab.nodes import changes_recorded, holder
 from breakfix.lab.object_changes import value_at
 from breakfix.scenario.catalog import LabFolder
 from breakfix.scenario.models import Solution, Variant
-from breakfix.scenario.render import render, render_steps
-from breakfix.scenario.template import namespace_for
+from breakfix.scenario.render import lab_context, render, render_steps
+from breakfix.scenario.template import namespace_for, render_text
 
 # How long a shortcut must leave the lab unsolved to count as rejected.
 SHORTCUT_OBSERVE_SECONDS = 15.0
@@ -80,6 +80,14 @@ class Result:
         return self.error is None
 
 
+def described(folder: LabFolder, seed: int, name: str, variant: Variant | None) -> str | None:
+    """A variant's description with this run's values in it (`{{ node_port }}` as 31180)."""
+    if variant is None:
+        return None
+    context = lab_context(folder.spec, folder.id, name, seed)
+    return render_text(variant.description, context, "variants.yaml: description")
+
+
 async def run_lab(
     kube: Kube,
     folder: LabFolder,
@@ -93,7 +101,7 @@ async def run_lab(
         lab=folder.id,
         seed=seed,
         name=name,
-        variant=variant.description if variant else None,
+        variant=described(folder, seed, name, variant),
         node_lab=folder.spec.node_changes is not None,
     )
     spec = folder.spec
@@ -615,7 +623,7 @@ async def run_catalog(
             except Exception as exc:
                 # One run's surprise is that run's failure, never the end of the whole catalog
                 # (and of every result so far).
-                result = Result(folder.id, seed, variant.description if variant else None, name)
+                result = Result(folder.id, seed, described(folder, seed, name, variant), name)
                 result.error = f"the run itself failed: {type(exc).__name__}: {exc}"
         result.expect_solved = solved
         results.append(result)
