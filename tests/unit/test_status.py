@@ -141,3 +141,19 @@ def test_symptoms_that_could_not_be_read_are_waited_for_past_the_deadline() -> N
 
     assert observe(T0 + 60, unknown=True) == ("WaitingForSymptoms", T0 + 62)
     assert observe(T0 + 60, unknown=False)[0] == "SymptomsNotObserved"
+
+
+def test_a_guard_the_broken_state_fails_is_no_shortcut_until_it_held() -> None:
+    """A guard that fails from the start (its broken state fails it by design) leaves the reason
+    ChecksFailing; once it has held, failing again is a shortcut."""
+    guarded = CHECKS
+    start = Evaluation(1, T0 + 5, guarded, results(False, False), [], None)
+    first = graded_status(READY, start)
+    assert condition(first, "Solved")["reason"] == "ChecksFailing"  # type: ignore[index]
+    assert first["unheldGuards"] == [guarded[1].name]
+    again = graded_status(first, Evaluation(1, T0 + 9, guarded, results(True, False), [], None))
+    assert condition(again, "Solved")["reason"] == "ChecksFailing"  # type: ignore[index]
+    held = graded_status(again, Evaluation(1, T0 + 20, guarded, results(False, True), [], None))
+    assert held["unheldGuards"] == []
+    broken = graded_status(held, Evaluation(1, T0 + 30, guarded, results(True, False), [], None))
+    assert condition(broken, "Solved")["reason"] == "ShortcutDetected"  # type: ignore[index]

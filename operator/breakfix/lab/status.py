@@ -34,6 +34,7 @@ PROGRESS_FIELDS = (
     "regressions",
     "nodeChanges",
     "asked",
+    "unheldGuards",
     "final",
     "finalAt",
 )
@@ -130,6 +131,16 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
     )
 
     failing = [e for e in entries if not e["passed"]]
+    # A guard the broken state fails by design (the task asks for what it checks) says nothing
+    # of a shortcut until it has held once; the reason is ShortcutDetected only for one that
+    # held and fails again.
+    first_grading = "asked" not in previous
+    was_unheld = (
+        {e["name"] for e in failing if e["guard"]}
+        if first_grading
+        else set(previous.get("unheldGuards") or [])
+    )
+    unheld = sorted(e["name"] for e in failing if e["guard"] and e["name"] in was_unheld)
     conditions = list(previous.get("conditions") or [])
     if solved:
         conditions = set_condition(
@@ -142,7 +153,8 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
             ev.now,
         )
     else:
-        reason = r.SHORTCUT_DETECTED if any(e["guard"] for e in failing) else r.CHECKS_FAILING
+        shortcut = any(e["guard"] and e["name"] not in unheld for e in failing)
+        reason = r.SHORTCUT_DETECTED if shortcut else r.CHECKS_FAILING
         conditions = set_condition(
             conditions,
             r.SOLVED,
@@ -164,7 +176,9 @@ def graded_status(previous: Status, ev: Evaluation) -> Status:
             ev.now,
         )
 
-    if "asked" not in previous:
+    if unheld or previous.get("unheldGuards"):
+        status["unheldGuards"] = unheld
+    if first_grading:
         # What the task asks to fix: the checks failing in the lab's first grading. An exam's
         # partial credit counts these, not those that passed before anything was done.
         status["asked"] = [e["name"] for e in entries if not e["passed"] and not e["guard"]]
