@@ -98,3 +98,16 @@ def test_quantity_compares_values_not_presence() -> None:
     within = {"(quantity(limits.memory) <= quantity('64Mi'))": True}
     assert match(within, {"limits": {"memory": "32Mi"}}) == []
     assert match(within, {"limits": {"memory": "1Gi"}})
+
+
+def test_an_expectation_the_api_server_would_refuse_is_rejected() -> None:
+    """A Scenario is applied as YAML: keys over 1024 characters break the catalog's install."""
+    import pytest
+    from pydantic import ValidationError
+
+    from breakfix.checks.resource import ResourceCheck
+
+    long = "(" + " || ".join(f"name == 'n{i}'" for i in range(100)) + ")"
+    with pytest.raises(ValidationError, match="at most 1024"):
+        ResourceCheck.model_validate({"kind": "Pod", "name": "p", "expect": {long: True}})
+    assert ResourceCheck.model_validate({"kind": "Pod", "name": "p", "expect": {"a": {"b": 1}}})

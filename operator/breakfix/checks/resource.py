@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from breakfix.checks.assertion import match
 from breakfix.checks.check_type import CheckType, Reads, Verdict
 from breakfix.checks.diagnose import name_of
 from breakfix.checks.snapshot import Need, Snapshot
 from breakfix.checks.target import Target
+
+MAX_KEY = 1024
 
 
 class ResourceCheck(Target, CheckType):
@@ -27,6 +29,27 @@ class ResourceCheck(Target, CheckType):
         description="Told to the learner when the check fails: what the expectation means, so "
         "a rejected shortcut teaches something.",
     )
+
+    @field_validator("expect")
+    @classmethod
+    def _keys_fit_a_scenario(cls, expect: dict[str, Any]) -> dict[str, Any]:
+        # A Scenario is applied server-side, as YAML: the API server refuses a mapping key
+        # longer than 1024 characters, and the whole catalog would fail to install.
+        def long_keys(tree: Any) -> list[str]:
+            if isinstance(tree, dict):
+                return [k for k in tree if len(k) > MAX_KEY] + [
+                    k for v in tree.values() for k in long_keys(v)
+                ]
+            if isinstance(tree, list):
+                return [k for v in tree for k in long_keys(v)]
+            return []
+
+        if found := long_keys(expect):
+            raise ValueError(
+                f"an expectation of {len(found[0])} characters ({found[0][:60]}...): at most "
+                f"{MAX_KEY}; the API server refuses longer keys"
+            )
+        return expect
 
     def needs(self, namespace: str) -> list[Need]:
         return self.target_needs(namespace)
