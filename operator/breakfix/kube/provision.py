@@ -23,6 +23,7 @@ Obj = dict[str, Any]
 # Objects others depend on go first: a quota or limit must exist before the pods it governs.
 KIND_ORDER = [
     "Namespace",
+    "PriorityClass",
     "StorageClass",
     "PersistentVolume",
     "ClusterRole",
@@ -216,6 +217,7 @@ LEARNER_CLUSTER_KINDS = [
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
     ("v1", "PersistentVolume"),
     ("storage.k8s.io/v1", "StorageClass"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
 ]
