@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import images
@@ -117,37 +119,22 @@ def node(base: str, k8s: Path, refs: list[str], extra: dict[str, str], tools: li
     if images.exists(ref):
         return ref
     d = docker()
-    with step(f"building the node image {ref}"):
-        cid = run(
-            [d, "run", "-d", "--privileged", "--entrypoint=sleep", base, "infinity"], capture=True
-        ).stdout.strip()
-        try:
-            for b in ("kubeadm", "kubelet", "kubectl"):
-                run([d, "cp", k8s / b, f"{cid}:/usr/bin/{b}"], capture=True)
-            for tool in tools:
-                run([d, "cp", tool, f"{cid}:/usr/local/bin/{tool.name}"], capture=True)
-            files = {"/kind/version": version, **extra}
-            for path, content in files.items():
-                run(
-                    [
-                        d,
-                        "exec",
-                        "-i",
-                        cid,
-                        "sh",
-                        "-c",
-                        f"mkdir -p $(dirname {path}) && cat > {path}",
-                    ],
-                    input=content,
-                    capture=True,
-                )
-            _import(cid, refs)
-            _commit(cid, ref)
-        finally:
-            run([d, "rm", "-f", cid], capture=True, check=False)
-        # The copies holding the operator image first: an image with children cannot go.
-        _prune_other_node_images(f"{PRELOADED}:{ref.rsplit(':', 1)[1]}-", PRELOADED)
-        _prune_other_node_images(ref)
+    with step(f"building the node image {ref}"), _committed(base, ref) as cid:
+        for b in ("kubeadm", "kubelet", "kubectl"):
+            run([d, "cp", k8s / b, f"{cid}:/usr/bin/{b}"], capture=True)
+        for tool in tools:
+            run([d, "cp", tool, f"{cid}:/usr/local/bin/{tool.name}"], capture=True)
+        files = {"/kind/version": version, **extra}
+        for path, content in files.items():
+            run(
+                [d, "exec", "-i", cid, "sh", "-c", f"mkdir -p $(dirname {path}) && cat > {path}"],
+                input=content,
+                capture=True,
+            )
+        _import(cid, refs)
+    # The copies holding the operator image first: an image with children cannot go.
+    _prune_other_node_images(PRELOADED, f"{PRELOADED}:{ref.rsplit(':', 1)[1]}-")
+    _prune_other_node_images("breakfix/node", ref)
     return ref
 
 
@@ -163,46 +150,36 @@ def with_image(node_ref: str, image: str) -> str:
     ref = f"{PRELOADED}:{node_ref.rsplit(':', 1)[1]}-{images._digest(image_id(image))}"
     if images.exists(ref):
         return ref
-    d = docker()
-    with step(f"adding {image} to the node image"):
-        cid = run(
-            [d, "run", "-d", "--privileged", "--entrypoint=sleep", node_ref, "infinity"],
-            capture=True,
-        ).stdout.strip()
-        try:
-            _import(cid, [image])
-            _commit(cid, ref)
-        finally:
-            run([d, "rm", "-f", cid], capture=True, check=False)
-        _prune_other_node_images(ref, PRELOADED)
+    with step(f"adding {image} to the node image"), _committed(node_ref, ref) as cid:
+        _import(cid, [image])
+    _prune_other_node_images(PRELOADED, ref)
     return ref
 
 
-def _commit(cid: str, ref: str) -> None:
-    run(
-        [
-            docker(),
-            "commit",
-            "--change",
-            'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
-            "--change",
-            "CMD []",
-            cid,
-            ref,
-        ],
-        capture=True,
-    )
+@contextmanager
+def _committed(base: str, ref: str) -> Iterator[str]:
+    """A container of `base` to change, committed as the node image `ref` (kind's entrypoint)
+    when the block ends without error, and removed either way."""
+    d = docker()
+    cid = run([d, "run", "-d", "--privileged", "--entrypoint=sleep", base, "infinity"],
+              capture=True).stdout.strip()  # fmt: skip
+    try:
+        yield cid
+        entrypoint = 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]'
+        run([d, "commit", "--change", entrypoint, "--change", "CMD []", cid, ref], capture=True)
+    finally:
+        run([d, "rm", "-f", cid], capture=True, check=False)
 
 
-def _prune_other_node_images(keep: str, repository: str = "breakfix/node") -> None:
-    """Each node image is 1.6 GB; one built from older inputs is never used again."""
+def _prune_other_node_images(repository: str, keep: str) -> None:
+    """Each node image is 1.6 GB; one built from older inputs is never used again. Kept: the
+    images whose name begins with `keep` (one image, or the copies of one node image)."""
     out = run(
         [docker(), "images", repository, "--format", "{{.Repository}}:{{.Tag}}"],
         capture=True,
         check=False,
     ).stdout.split()
-    # `keep` ending in "-" keeps every tag it begins (the copies of one node image).
-    for old in (r for r in out if r != keep and not (keep.endswith("-") and r.startswith(keep))):
+    for old in (r for r in out if not r.startswith(keep)):
         if run([docker(), "rmi", old], capture=True, check=False).returncode == 0:
             log(f"removed the outdated node image {old}")
 
