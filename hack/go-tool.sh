@@ -2,11 +2,49 @@
 # Builds a pinned Go program through the Go module proxy into a cache outside the work tree, once
 # per version. Prints the binary's path as its last line.
 #   hack/go-tool.sh helm | kind | actionlint | crictl | etcd | etcdctl | etcdutl | coredns |
-#                   kube-router | local-path-provisioner
+#                   kube-router | local-path-provisioner | traefik
 set -euo pipefail
+hack="$(cd "$(dirname "$0")" && pwd)"
 
 wrapper=""
 copymain=""
+maindir=""
+prepare=""
+
+# Traefik's module, once `go get` has it, has three gaps the proxy leaves; hack/traefik fills
+# them (Traefik's own replace and exclude lines are carried over from its go.mod):
+# - github.com/traefik/traefik/dynamic/ext, a nested module of two empty extension types;
+# - its fork of go-http-auth: upstream v0.4.0 plus the two functions the fork adds;
+# - six of lego's DNS providers for ACME, whose cloud SDKs are not served: left out of a copy.
+# A module's directory in the module cache (downloaded if need be), at the version the build
+# list has, or the one given as module@version.
+module_dir() {
+  local at="$1"
+  [[ "$at" == *@* ]] || at="$at@$(go list -m -f '{{.Version}}' "$at")"
+  go mod download -json "$at" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'
+}
+
+prepare_traefik() {
+  local src here lego auth
+  here="$hack/traefik"
+  src="$(module_dir github.com/traefik/traefik/v3)"
+  lego="$(module_dir github.com/go-acme/lego/v5)"
+  auth="$(module_dir github.com/abbot/go-http-auth@v0.4.0)"
+  cp -r "$here/ext" ext
+  cp -r "$lego" lego
+  cp -r "$auth" go-http-auth
+  chmod -R u+w lego go-http-auth
+  python3 "$here/trim_lego.py" lego/providers/dns/zz_gen_dns_providers.go
+  cp "$here/http_auth_fork.go" go-http-auth/
+  printf 'module github.com/abbot/go-http-auth\n\ngo 1.12\n' > go-http-auth/go.mod
+  {
+    echo "replace github.com/traefik/traefik/dynamic/ext => ./ext"
+    echo "replace github.com/go-acme/lego/v5 => ./lego"
+    echo "replace github.com/abbot/go-http-auth => ./go-http-auth"
+    sed -n 's#^\s*\(github.com/gorilla/mux => .*\)#replace \1#p' "$src/go.mod"
+    grep '^exclude ' "$src/go.mod" || true
+  } >> go.mod
+}
 case "${1:-}" in
   helm) pkg=helm.sh/helm/v3/cmd/helm; version=v3.22.0
         ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version" ;;
@@ -39,7 +77,12 @@ func main() { etcdmain.Main(os.Args) }' ;;
         ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$version" ;;
   local-path-provisioner) pkg=github.com/rancher/local-path-provisioner; version=v0.0.30
         ldflags="-s -w" ;;
-  *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|etcdctl|etcdutl|coredns|kube-router|local-path-provisioner" >&2
+  # The ingress controller Ingress labs send requests through. Its module has `replace`
+  # directives and a nested module the proxy does not serve; prepare_traefik fills those gaps.
+  traefik) pkg=github.com/traefik/traefik/v3; version=v3.7.13; copymain=1; maindir=cmd/traefik
+        ldflags="-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
+        prepare=prepare_traefik ;;
+  *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|etcdctl|etcdutl|coredns|kube-router|local-path-provisioner|traefik" >&2
      exit 2 ;;
 esac
 name="$1"
@@ -62,10 +105,11 @@ if [[ -n "$wrapper$copymain" ]]; then
     [[ -n "$wrapper" ]] && printf '%s\n' "$wrapper" > main.go
     go get "$pkg@$version" >/dev/null 2>&1
     if [[ -n "$copymain" ]]; then
-      src="$(go list -m -f '{{.Dir}}' "$pkg")"
+      src="$(module_dir "$pkg")/$maindir"
       for f in "$src"/*.go; do [[ "$f" == *_test.go ]] || cp "$f" .; done
       chmod u+w ./*.go
     fi
+    [[ -z "$prepare" ]] || "$prepare"
     go mod tidy >/dev/null 2>&1
     CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin.partial" .
   )

@@ -117,12 +117,17 @@ def up(
         # may look Ready while pods cannot reach the API server for minutes. Start clean.
         log(f"kind cluster {NAME} outlived its engine: recreating it")
         down()
+    if exists() and local and not _made_from(image):
+        log(f"kind cluster {NAME} runs an older node image: recreating it")
+        down()
     if healthy():
         log(f"kind cluster {NAME} already running and healthy")
         if created:
             created(None)
         if routed:
             routed()
+        # A cluster made before the controller was part of it gets it now.
+        _ingress_controller(local)
         return
     if exists():
         log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
@@ -166,7 +171,8 @@ def up(
             _wait_pod_routes()
     if routed:
         routed()
-    with step("waiting for DNS and storage"):
+    _ingress_controller(local)
+    with step("waiting for DNS, storage and the ingress controller"):
         kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
         kubectl(
             "-n",
@@ -176,8 +182,26 @@ def up(
             "deployment/local-path-provisioner",
             "--timeout=180s",
         )
+        kubectl("-n", "traefik", "rollout", "status", "deployment/traefik", "--timeout=180s")
     # Also in the user's kubeconfig, as kind does by default.
     run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
+
+
+def _made_from(image: str) -> bool:
+    """Whether the nodes run `image`, or its copy with the operator image in it (named by the
+    node image's tag and the operator's): one made before a component was added lacks it."""
+    used = run([engine.docker(), "inspect", "-f", "{{.Config.Image}}", f"{NAME}-control-plane"],
+               capture=True, check=False).stdout.strip()  # fmt: skip
+    return used == image or used.rpartition(":")[2].startswith(image.rpartition(":")[2] + "-")
+
+
+def _ingress_controller(local: bool) -> None:
+    """Traefik, the cluster's ingress controller, as a kind user installs one (Ingress labs
+    send their requests through it)."""
+    with step("applying the ingress controller (Traefik)"):
+        image = nodeimage.TRAEFIK_IMAGE if local else nodeimage.TRAEFIK_UPSTREAM_IMAGE
+        manifest = (HERE / "manifests/traefik.yaml").read_text().replace("TRAEFIK_IMAGE", image)
+        kubectl("apply", "-f", "-", input=manifest)
 
 
 def _nodes_restarted() -> bool:

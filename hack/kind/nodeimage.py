@@ -28,11 +28,23 @@ COMPONENTS = {
     "coredns": ("tool", "coredns", "coredns"),
     "pause": ("k8s", "pause", "pause"),
 }
-TOOLS = ["crictl", "etcd", "etcdctl", "etcdutl", "coredns", "kube-router", "local-path-provisioner"]
+TOOLS = [
+    "crictl",
+    "etcd",
+    "etcdctl",
+    "etcdutl",
+    "coredns",
+    "kube-router",
+    "local-path-provisioner",
+    "traefik",
+]
 # On the node itself as well, as on the exam's control-plane node (an etcd snapshot lab).
 NODE_TOOLS = ["etcdctl", "etcdutl"]
 KUBE_ROUTER_IMAGE = "breakfix.local/kube-router:v2.1.0"
 LOCAL_PATH_IMAGE = "breakfix.local/local-path-provisioner:v0.0.30"
+TRAEFIK_IMAGE = "breakfix.local/traefik:v3.7.13"
+# Where kind's own node image is used, the controller comes from its registry.
+TRAEFIK_UPSTREAM_IMAGE = "docker.io/library/traefik:v3.7.13"
 HELPER_IMAGE = "docker.io/library/busybox:1.36"
 
 
@@ -86,8 +98,9 @@ def component_images(k8s: Path, tools: dict[str, Path], tools_image: str) -> lis
                 refs.append(alias)
     images.binary(KUBE_ROUTER_IMAGE, [tools["kube-router"]], base=tools_image)
     images.binary(LOCAL_PATH_IMAGE, [tools["local-path-provisioner"]])
+    images.binary(TRAEFIK_IMAGE, [tools["traefik"]], entrypoint="traefik")
     images.busybox()
-    return sorted({*refs, KUBE_ROUTER_IMAGE, LOCAL_PATH_IMAGE, *images.BUSYBOX_TAGS})
+    return sorted({*refs, KUBE_ROUTER_IMAGE, LOCAL_PATH_IMAGE, TRAEFIK_IMAGE, *images.BUSYBOX_TAGS})
 
 
 def storage_manifest() -> str:

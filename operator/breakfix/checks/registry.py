@@ -13,6 +13,7 @@ from breakfix.checks.endpoint_probe import ProbeCheck
 from breakfix.checks.etcd_snapshot import EtcdSnapshotCheck
 from breakfix.checks.eviction_allowed import EvictionAllowedCheck
 from breakfix.checks.identity_kept import IdentityKeptCheck
+from breakfix.checks.ingress_request import IngressRequestCheck
 from breakfix.checks.least_privilege import LeastPrivilegeCheck
 from breakfix.checks.logs import LogsCheck
 from breakfix.checks.network_flow import NetworkFlowCheck
@@ -48,6 +49,7 @@ CHECK_TYPES: tuple[type[CheckType], ...] = (
     CredentialCheck,
     ProbeCheck,
     ServiceRequestCheck,
+    IngressRequestCheck,
     AdmitsCheck,
     AuditedCheck,
     PatchAsCheck,

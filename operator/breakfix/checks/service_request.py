@@ -109,23 +109,30 @@ class ServiceRequestCheck(CheckType):
             return Verdict(False, f"Service {self.service}: {target}{why}")
         answer = snapshot.requests.get(self._need(namespace))
         what = describe_request(self.service, target, self.path, ns)
-        if answer is None:
-            return Verdict(False, f"{what}: no answer from the client pod yet")
-        recheck = answer.at + answer.fresh_for if answer.at and answer.fresh_for else None
-        n, _, of = answer.attempt.partition("/")
-        which = f"request {n} of {of}: " if n and n != "1" else ""
-        if not answer.ok:
-            return Verdict(False, f"{what}: {which}{answer.output or 'no answer'}{why}", recheck)
-        if self.contains is not None and self.contains not in answer.output:
-            return Verdict(
-                False,
-                f"{what}: {which}answered {shorten(answer.output)!r}, which does not contain "
-                f"{self.contains!r}{why}",
-                recheck,
-            )
-        said = f" {shorten(answer.output)!r}" if self.path is not None else ""
-        times = f" ({of} times)" if of and of != "1" else ""
-        return Verdict(True, f"{what}: answered{said}{times}")
+        return judge(answer, what, self.path is not None, self.contains, why)
+
+
+def judge(
+    answer: RequestAnswer | None, what: str, http: bool, contains: str | None, why: str
+) -> Verdict:
+    """The verdict on a client pod's answer, looked at again when the answer goes stale."""
+    if answer is None:
+        return Verdict(False, f"{what}: no answer from the client pod yet")
+    recheck = answer.at + answer.fresh_for if answer.at and answer.fresh_for else None
+    n, _, of = answer.attempt.partition("/")
+    which = f"request {n} of {of}: " if n and n != "1" else ""
+    if not answer.ok:
+        return Verdict(False, f"{what}: {which}{answer.output or 'no answer'}{why}", recheck)
+    if contains is not None and contains not in answer.output:
+        return Verdict(
+            False,
+            f"{what}: {which}answered {shorten(answer.output)!r}, which does not contain "
+            f"{contains!r}{why}",
+            recheck,
+        )
+    said = f" {shorten(answer.output)!r}" if http else ""
+    times = f" ({of} times)" if of and of != "1" else ""
+    return Verdict(True, f"{what}: answered{said}{times}")
 
 
 def answer_lifetime(ok: bool, failures: int) -> float:
@@ -169,17 +176,31 @@ def describe_request(service: str, target: tuple[str, int], path: str | None, ns
 
 
 def probe_script(
-    target: tuple[str, int], path: str | None, attempts: int = 1, contains: str | None = None
+    target: tuple[str, int],
+    path: str | None,
+    attempts: int = 1,
+    contains: str | None = None,
+    host: str | None = None,
 ) -> str:
     """The client's shell script: up to `attempts` requests, stopping at the first that fails
     (status 3 for an HTTP status other than 2xx, 2 when answered without `contains`); then
-    that output, `breakfix-attempt=<n>/<of>` and `breakfix-exit=<status>`.
+    that output, `breakfix-attempt=<n>/<of>` and `breakfix-exit=<status>`. With `host`, the
+    request carries that Host header.
 
     HTTP is spoken through `nc`, as the labs' own probes do: busybox's `wget -T` crashes
     (SIGSEGV) in the static build the test cluster uses."""
     ip, port = target
     if path is None:
         request = f"nc -w 3 {ip} {port} </dev/null"
+        status = ""
+    elif host is not None:
+        # Through a proxy (an ingress controller), which cancels a request whose client
+        # closed its side, as nc does when its input ends: wget waits for the answer, and
+        # fails on a status other than 2xx itself.
+        url = f"http://{ip}:{port}{path}"
+        request = (
+            f"timeout 5 wget -q -O - --header {shlex.quote(f'Host: {host}')} {shlex.quote(url)}"
+        )
         status = ""
     else:
         get = f"GET {path} HTTP/1.0\\r\\n\\r\\n"
@@ -202,6 +223,7 @@ def probe_pod(
     path: str | None,
     attempts: int = 1,
     contains: str | None = None,
+    host: str | None = None,
 ) -> Obj:
     """A client pod that passes the `restricted` Pod Security level and asks for little, so it
     is admitted in any lab namespace; it labels itself so no lab selector matches it."""
@@ -209,7 +231,7 @@ def probe_pod(
         "name": "request",
         "image": PROBE_IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["sh", "-c", probe_script(target, path, attempts, contains)],
+        "command": ["sh", "-c", probe_script(target, path, attempts, contains, host)],
         "resources": {
             "requests": {"cpu": "10m", "memory": "8Mi"},
             "limits": {"cpu": "100m", "memory": "16Mi"},
@@ -272,21 +294,23 @@ def answer_key(service: Obj, slices: list[Obj], policies: list[Obj]) -> tuple[An
     """What an answer depends on: while none of these changed, a new request would answer
     the same (the backend pods' readiness shows in the slices)."""
 
-    def version(o: Obj) -> tuple[str, str]:
-        meta = o.get("metadata") or {}
-        return str(meta.get("uid")), str(meta.get("resourceVersion"))
-
     name = name_of(service)
     own = [
         s
         for s in slices
         if (s.get("metadata", {}).get("labels") or {}).get("kubernetes.io/service-name") == name
     ]
-    return (
-        version(service),
-        tuple(sorted(version(s) for s in own)),
-        tuple(sorted(version(p) for p in policies)),
-    )
+    return versions([service]), versions(own), versions(policies)
+
+
+def versions(objects: list[Obj]) -> tuple[tuple[str, str], ...]:
+    """The identity and version of each object: equal while none of them changed."""
+
+    def version(o: Obj) -> tuple[str, str]:
+        meta = o.get("metadata") or {}
+        return str(meta.get("uid")), str(meta.get("resourceVersion"))
+
+    return tuple(sorted(version(o) for o in objects))
 
 
 def shorten(text: str, limit: int = OUTPUT_LIMIT) -> str:

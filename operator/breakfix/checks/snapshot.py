@@ -166,6 +166,18 @@ class RequestNeed:
     # one must succeed, so one good endpoint among bad ones does not pass by luck.
     attempts: int = 3
     contains: str | None = None
+    # Sent with this Host header: an ingress controller routes by it.
+    host: str | None = None
+    # The client pod's namespace, when not the Service's: a request through an ingress
+    # controller's Service comes from the lab.
+    client_namespace: str | None = None
+    # Lists (apiVersion, kind, namespace) whose objects the answer also depends on: the
+    # Ingresses and backends an ingress controller routes by.
+    depends_on: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def client(self) -> str:
+        return self.client_namespace or self.namespace
 
 
 Need = (

@@ -19,6 +19,7 @@ from breakfix.checks.service_request import (
     parse_probe_log,
     probe_pod,
     resolve_target,
+    versions,
 )
 from breakfix.checks.snapshot import (
     AccessNeed,
@@ -278,6 +279,7 @@ async def _request(
             snapshot.list("networking.k8s.io/v1", "NetworkPolicy", need.namespace),
         ),
         target,
+        *(versions(snapshot.list(*listed)) for listed in need.depends_on),
     )
     known = _answers.get(need)
     if known and known[0] == key and snapshot.now - known[1].at < known[1].fresh_for:
@@ -303,8 +305,8 @@ async def _ask(
     dialled = f"{target[0]}:{target[1]}"
     try:
         log = await kube.run_pod(
-            need.namespace,
-            probe_pod(name, target, need.path, need.attempts, need.contains),
+            need.client,
+            probe_pod(name, target, need.path, need.attempts, need.contains, need.host),
             REQUEST_POD_SECONDS,
         )
         answer = parse_probe_log(log, target, now)
@@ -327,7 +329,7 @@ async def _ask(
 
 def forget_requests(namespace: str) -> None:
     """A lab that ends takes its answers with it, and stops the client pods still asking."""
-    for need in [n for n in _answers.keys() | _asking.keys() if n.namespace == namespace]:
+    for need in [n for n in _answers.keys() | _asking.keys() if n.client == namespace]:
         _answers.pop(need, None)
         task = _asking.pop(need, None)
         if task is not None:

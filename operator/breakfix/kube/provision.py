@@ -38,6 +38,7 @@ KIND_ORDER = [
     "PersistentVolumeClaim",
     "NetworkPolicy",
     "Service",
+    "Ingress",
 ]
 
 

@@ -62,6 +62,8 @@ WATCHED = (
     WatchedKind("batch", "v1", "cronjobs", "CronJob"),
     WatchedKind("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     WatchedKind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+    WatchedKind("networking.k8s.io", "v1", "ingresses", "Ingress"),
+    WatchedKind("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
     WatchedKind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
     WatchedKind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
     WatchedKind("rbac.authorization.k8s.io", "v1", "roles", "Role", all_namespaces=True),

@@ -63,6 +63,11 @@ COMPETENCIES: dict[str, Competency] = {
     "cka-network-policy": Competency(
         "CKA", "Services & Networking", "Define and enforce Network Policies"
     ),
+    "cka-ingress": Competency(
+        "CKA",
+        "Services & Networking",
+        "Use Ingress controllers and Ingress resources, and the Gateway API",
+    ),
     "cka-coredns": Competency("CKA", "Services & Networking", "Use CoreDNS"),
     "cka-rbac": Competency(
         "CKA",
@@ -115,6 +120,7 @@ BY_CATEGORY: dict[str, str] = {
     "multi-fault": "cka-container-output",
     "services": "cka-services-networking",
     "dns": "cka-coredns",
+    "ingress": "cka-ingress",
     "networkpolicy": "cka-network-policy",
     "workloads": "cka-deployments-rollouts",
     "images": "cka-deployments-rollouts",

@@ -1,0 +1,118 @@
+"""`ingressRequest`: a real HTTP request through the cluster's ingress controller, as a browser
+would send it: to the controller's Service, with the site's name in the Host header, from a
+short-lived client pod in the lab namespace (checks/service_request.py runs it).
+
+An Ingress that looks right is a proxy for "the site answers": a backend port that exists on no
+Service, a class no controller serves, a path type that does not match the URL, all leave a
+valid object that routes nowhere. The controller's answer, and what the page says, are the
+outcome. The answer is asked again when the lab's Ingresses, Services, EndpointSlices or
+NetworkPolicies change, or the controller's own Service does; the controller applies a change a
+moment after it (its configuration is rebuilt from the same watch), so a failed answer is
+asked again soon."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from breakfix.checks.check_type import CheckType, Reads, Verdict
+from breakfix.checks.service_request import find_service, judge, resolve_target
+from breakfix.checks.snapshot import Need, ObjectsNeed, RequestNeed, Snapshot
+
+# The controller `make up` installs (hack/kind/manifests/traefik.yaml).
+DEFAULT_CONTROLLER = "traefik/traefik"
+HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A URL path as sent on the request line: no spaces, quotes or control characters.
+URL_PATH = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$"
+INGRESS = ("networking.k8s.io/v1", "Ingress")
+INGRESS_CLASS = ("networking.k8s.io/v1", "IngressClass")
+
+
+class IngressRequestCheck(CheckType):
+    key: ClassVar[str] = "ingressRequest"
+    reads: ClassVar[tuple[Reads, ...]] = (
+        Reads("v1", "services", kind="Service"),
+        Reads("discovery.k8s.io/v1", "endpointslices", kind="EndpointSlice"),
+        Reads("networking.k8s.io/v1", "networkpolicies", kind="NetworkPolicy"),
+        Reads("networking.k8s.io/v1", "ingresses", kind="Ingress"),
+        Reads("networking.k8s.io/v1", "ingressclasses", kind="IngressClass"),
+        Reads("v1", "pods", ("get", "create", "delete")),
+        Reads("v1", "pods/log", ("get",)),
+    )
+
+    host: str = Field(pattern=HOSTNAME, max_length=253, description="The site's name (Host).")
+    path: str = Field("/", pattern=URL_PATH, max_length=512, description="The URL path asked.")
+    contains: str | None = Field(None, description="The page must contain this text.")
+    attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Requests sent, each on a new connection; every one must be answered "
+        "with a 2xx status (and contain `contains`).",
+    )
+    controller: str = Field(
+        DEFAULT_CONTROLLER,
+        pattern=r"^[a-z0-9-]+/[a-z0-9-]+$",
+        description="The ingress controller's Service, as namespace/name.",
+    )
+    port: int | str | None = Field(
+        None, description="The controller Service's port for plain HTTP; its first if unset."
+    )
+    why: str | None = Field(None, description="Told to the learner when the check fails.")
+
+    @property
+    def _controller(self) -> tuple[str, str]:
+        namespace, _, name = self.controller.partition("/")
+        return namespace, name
+
+    def _need(self, namespace: str) -> RequestNeed:
+        ctrl_ns, ctrl = self._controller
+        return RequestNeed(
+            ctrl_ns,
+            ctrl,
+            self.port,
+            self.path,
+            self.attempts,
+            self.contains,
+            host=self.host,
+            client_namespace=namespace,
+            depends_on=(
+                (*INGRESS, namespace),
+                (*INGRESS_CLASS, ""),
+                ("v1", "Service", namespace),
+                ("discovery.k8s.io/v1", "EndpointSlice", namespace),
+                ("networking.k8s.io/v1", "NetworkPolicy", namespace),
+            ),
+        )
+
+    def needs(self, namespace: str) -> list[Need]:
+        ctrl_ns, _ = self._controller
+        need = self._need(namespace)
+        objects = {
+            ObjectsNeed("v1", "Service", ctrl_ns),
+            ObjectsNeed("discovery.k8s.io/v1", "EndpointSlice", ctrl_ns),
+            ObjectsNeed("networking.k8s.io/v1", "NetworkPolicy", ctrl_ns),
+            *(ObjectsNeed(*listed) for listed in need.depends_on),
+        }
+        return [*sorted(objects, key=str), need]
+
+    def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
+        ctrl_ns, ctrl = self._controller
+        why = f" ({self.why})" if self.why else ""
+        service = find_service(snapshot, ctrl_ns, ctrl)
+        if service is None:
+            return Verdict(
+                False,
+                f"no ingress controller: no Service {ctrl} in namespace {ctrl_ns} (`make up` "
+                "installs Traefik there)",
+            )
+        target = resolve_target(service, self.port)
+        if isinstance(target, str):
+            return Verdict(False, f"the ingress controller's Service {self.controller}: {target}")
+        what = (
+            f"GET http://{self.host}{self.path} through the ingress controller "
+            f"({self.controller}) from a pod in {namespace}"
+        )
+        answer = snapshot.requests.get(self._need(namespace))
+        return judge(answer, what, True, self.contains, why)
