@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import engine
+import ingress
 import nodeimage
 from common import HERE, STATE, SetupError, log, run, step
 
@@ -127,7 +128,7 @@ def up(
         if routed:
             routed()
         # A cluster made before the controller was part of it gets it now.
-        _ingress_controller(local)
+        ingress.install(kubectl, local)
         return
     if exists():
         log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
@@ -171,7 +172,7 @@ def up(
             _wait_pod_routes()
     if routed:
         routed()
-    _ingress_controller(local)
+    ingress.install(kubectl, local)
     with step("waiting for DNS, storage and the ingress controller"):
         kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
         kubectl(
@@ -182,7 +183,7 @@ def up(
             "deployment/local-path-provisioner",
             "--timeout=180s",
         )
-        kubectl("-n", "traefik", "rollout", "status", "deployment/traefik", "--timeout=180s")
+        ingress.wait(kubectl)
     # Also in the user's kubeconfig, as kind does by default.
     run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
 
@@ -193,15 +194,6 @@ def _made_from(image: str) -> bool:
     used = run([engine.docker(), "inspect", "-f", "{{.Config.Image}}", f"{NAME}-control-plane"],
                capture=True, check=False).stdout.strip()  # fmt: skip
     return used == image or used.rpartition(":")[2].startswith(image.rpartition(":")[2] + "-")
-
-
-def _ingress_controller(local: bool) -> None:
-    """Traefik, the cluster's ingress controller, as a kind user installs one (Ingress labs
-    send their requests through it)."""
-    with step("applying the ingress controller (Traefik)"):
-        image = nodeimage.TRAEFIK_IMAGE if local else nodeimage.TRAEFIK_UPSTREAM_IMAGE
-        manifest = (HERE / "manifests/traefik.yaml").read_text().replace("TRAEFIK_IMAGE", image)
-        kubectl("apply", "-f", "-", input=manifest)
 
 
 def _nodes_restarted() -> bool:

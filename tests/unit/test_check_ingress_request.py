@@ -143,3 +143,12 @@ def test_the_script_sends_the_host_and_fails_on_an_error_status(tmp_path) -> Non
     assert "404 Not Found" in out
     assert "breakfix-attempt=1/2" in out
     assert "breakfix-exit=1" in out
+
+
+def test_a_site_published_by_the_gateway_api_is_asked_again_when_its_routes_change() -> None:
+    need = request_need(ingress_check(api="Gateway"))
+    kinds = {kind for _, kind, _ in need.depends_on}
+    assert {"Gateway", "HTTPRoute", "ReferenceGrant", "Service", "EndpointSlice"} <= kinds
+    assert "Ingress" not in kinds
+    with pytest.raises(ValidationError, match="api"):
+        ingress_check(api="Route")

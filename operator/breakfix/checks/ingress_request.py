@@ -1,18 +1,20 @@
 """`ingressRequest`: a real HTTP request through the cluster's ingress controller, as a browser
 would send it: to the controller's Service, with the site's name in the Host header, from a
-short-lived client pod in the lab namespace (checks/service_request.py runs it).
+short-lived client pod in the lab namespace (checks/service_request.py runs it). The site may
+be published by Ingresses (`api: Ingress`) or by the Gateway API (`api: Gateway`: Gateways and
+HTTPRoutes); the controller serves both.
 
-An Ingress that looks right is a proxy for "the site answers": a backend port that exists on no
-Service, a class no controller serves, a path type that does not match the URL, all leave a
-valid object that routes nowhere. The controller's answer, and what the page says, are the
-outcome. The answer is asked again when the lab's Ingresses, Services, EndpointSlices or
-NetworkPolicies change, or the controller's own Service does; the controller applies a change a
-moment after it (its configuration is rebuilt from the same watch), so a failed answer is
-asked again soon."""
+An Ingress or a route that looks right is a proxy for "the site answers": a backend port that
+exists on no Service, a class no controller serves, a path type that does not match the URL, a
+route attached to no listener, all leave valid objects that route nowhere. The controller's
+answer, and what the page says, are the outcome. The answer is asked again when the lab's
+routes, Services, EndpointSlices or NetworkPolicies change, or the controller's own Service
+does; the controller applies a change a moment after it (its configuration is rebuilt from the
+same watch), so a failed answer is asked again soon."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -25,8 +27,19 @@ DEFAULT_CONTROLLER = "traefik/traefik"
 HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # A URL path as sent on the request line: no spaces, quotes or control characters.
 URL_PATH = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$"
-INGRESS = ("networking.k8s.io/v1", "Ingress")
-INGRESS_CLASS = ("networking.k8s.io/v1", "IngressClass")
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+# What the controller routes by, for each API: the lab's objects, and cluster-wide ones ("").
+ROUTES: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "Ingress": (
+        ("networking.k8s.io/v1", "Ingress", True),
+        ("networking.k8s.io/v1", "IngressClass", False),
+    ),
+    "Gateway": (
+        (GATEWAY_API, "Gateway", True),
+        (GATEWAY_API, "HTTPRoute", True),
+        (GATEWAY_API, "ReferenceGrant", True),
+    ),
+}
 
 
 class IngressRequestCheck(CheckType):
@@ -37,10 +50,16 @@ class IngressRequestCheck(CheckType):
         Reads("networking.k8s.io/v1", "networkpolicies", kind="NetworkPolicy"),
         Reads("networking.k8s.io/v1", "ingresses", kind="Ingress"),
         Reads("networking.k8s.io/v1", "ingressclasses", kind="IngressClass"),
+        Reads(GATEWAY_API, "gateways", kind="Gateway"),
+        Reads(GATEWAY_API, "httproutes", kind="HTTPRoute"),
+        Reads(GATEWAY_API, "referencegrants", kind="ReferenceGrant"),
         Reads("v1", "pods", ("get", "create", "delete")),
         Reads("v1", "pods/log", ("get",)),
     )
 
+    api: Literal["Ingress", "Gateway"] = Field(
+        "Ingress", description="How the site is published: Ingresses, or Gateways and HTTPRoutes."
+    )
     host: str = Field(pattern=HOSTNAME, max_length=253, description="The site's name (Host).")
     path: str = Field("/", pattern=URL_PATH, max_length=512, description="The URL path asked.")
     contains: str | None = Field(None, description="The page must contain this text.")
@@ -78,8 +97,7 @@ class IngressRequestCheck(CheckType):
             host=self.host,
             client_namespace=namespace,
             depends_on=(
-                (*INGRESS, namespace),
-                (*INGRESS_CLASS, ""),
+                *((v, kind, namespace if ns else "") for v, kind, ns in ROUTES[self.api]),
                 ("v1", "Service", namespace),
                 ("discovery.k8s.io/v1", "EndpointSlice", namespace),
                 ("networking.k8s.io/v1", "NetworkPolicy", namespace),

@@ -38,7 +38,10 @@ KIND_ORDER = [
     "PersistentVolumeClaim",
     "NetworkPolicy",
     "Service",
+    "ReferenceGrant",
+    "Gateway",
     "Ingress",
+    "HTTPRoute",
 ]
 
 

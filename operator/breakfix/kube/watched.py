@@ -64,6 +64,10 @@ WATCHED = (
     WatchedKind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
     WatchedKind("networking.k8s.io", "v1", "ingresses", "Ingress"),
     WatchedKind("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+    # The Gateway API's CRDs: where they are not installed, Kopf watches nothing for them.
+    WatchedKind("gateway.networking.k8s.io", "v1", "gateways", "Gateway"),
+    WatchedKind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
+    WatchedKind("gateway.networking.k8s.io", "v1", "referencegrants", "ReferenceGrant"),
     WatchedKind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
     WatchedKind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
     WatchedKind("rbac.authorization.k8s.io", "v1", "roles", "Role", all_namespaces=True),
