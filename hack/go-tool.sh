@@ -10,12 +10,14 @@ wrapper=""
 copymain=""
 maindir=""
 prepare=""
+# Names a build that differs from the module's own (its cache is kept apart).
+flavor=""
 
 # Traefik's module, once `go get` has it, has three gaps the proxy leaves; hack/traefik fills
 # them (Traefik's own replace and exclude lines are carried over from its go.mod):
 # - github.com/traefik/traefik/dynamic/ext, a nested module of two empty extension types;
 # - its fork of go-http-auth: upstream v0.4.0 plus the two functions the fork adds;
-# - six of lego's DNS providers for ACME, whose cloud SDKs are not served: left out of a copy.
+# - lego's DNS providers for ACME that need a cloud SDK (six are not served): left out of a copy.
 # A module's directory in the module cache (downloaded if need be), at the version the build
 # list has, or the one given as module@version.
 module_dir() {
@@ -81,13 +83,13 @@ func main() { etcdmain.Main(os.Args) }' ;;
   # directives and a nested module the proxy does not serve; prepare_traefik fills those gaps.
   traefik) pkg=github.com/traefik/traefik/v3; version=v3.7.13; copymain=1; maindir=cmd/traefik
         ldflags="-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
-        prepare=prepare_traefik ;;
+        prepare=prepare_traefik; flavor=-lean ;;
   *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|etcdctl|etcdutl|coredns|kube-router|local-path-provisioner|traefik" >&2
      exit 2 ;;
 esac
 name="$1"
 cache="${BREAKFIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/breakfix}"
-bin="$cache/tools/$name-$version/$name"
+bin="$cache/tools/$name-$version$flavor/$name"
 if [[ -x "$bin" ]]; then
   echo "$bin"
   exit 0
