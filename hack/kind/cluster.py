@@ -12,8 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import engine
 import ingress
+
+import engine
 import nodeimage
 from common import HERE, STATE, SetupError, log, run, step
 
