@@ -6,6 +6,7 @@ is the self-test of controlplane-etcd-snapshot."""
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,15 @@ PATH = "/var/backups/etcd-snapshot.db"
 MARK = "bf-k3x9q2mzt7wa"
 
 
-def database(*values: bytes, pages: int = 4) -> bytes:
-    """A bbolt file's shape: a page header, the magic, and pages holding the values."""
-    body = bytearray(ALIGNMENT * pages)
-    body[16:20] = BOLT_MAGIC.to_bytes(4, "little")
+def database(*values: bytes, pages: int = 4, grown: int = 0) -> bytes:
+    """A bbolt file's shape: two meta pages (magic, page size, high-water page, transaction),
+    then pages holding the values; `grown` more empty pages past the high-water mark, as
+    etcd's data file grows ahead of its content."""
+    body = bytearray(ALIGNMENT * (pages + grown))
+    for page, txid in ((0, 7), (1, 8)):
+        at = page * ALIGNMENT
+        struct.pack_into("<IIII", body, at + 16, BOLT_MAGIC, 2, ALIGNMENT, 0)
+        struct.pack_into("<QQ", body, at + 56, pages, txid)
     at = 1024
     for v in values:
         body[at : at + len(v)] = v
@@ -73,6 +79,27 @@ def test_a_copy_of_the_data_file_is_not_a_snapshot(tmp_path: Path) -> None:
     passed, message = verdict(answer_for(tmp_path, database(MARK.encode())))
     assert not passed
     assert "without the hash" in message and "--skip-hash-check" in message
+
+
+def test_a_copy_of_the_data_file_with_a_hash_added_by_hand_is_not_a_snapshot(
+    tmp_path: Path,
+) -> None:
+    """etcd's data file is larger than its content (it grows ahead); a snapshot is exactly the
+    pages the newest meta page counts. Hashing the copy does not make it a snapshot."""
+    answer = answer_for(tmp_path, saved(database(MARK.encode(), grown=3)))
+    assert answer["hashed"] and answer["hashOk"] and not answer["sized"]
+    passed, message = verdict(answer)
+    assert not passed
+    assert "longer than the database its meta page describes" in message
+    assert answer_for(tmp_path, saved(database(MARK.encode())))["sized"]
+
+
+def test_an_agent_that_does_not_say_the_size_is_not_held_against_the_file(
+    tmp_path: Path,
+) -> None:
+    answer = answer_for(tmp_path, saved(database(MARK.encode())))
+    del answer["sized"]
+    assert verdict(answer)[0]
 
 
 def test_a_snapshot_from_before_the_lab_lacks_the_marker(tmp_path: Path) -> None:

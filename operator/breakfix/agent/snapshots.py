@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ ALIGNMENT = 512
 
 
 def inspect(root: Path, path: str, markers: list[str]) -> dict[str, Any]:
-    """{exists, bytes, database, hashed, hashOk, markers: {marker: found}}; raises ValueError
+    """{exists, bytes, database, hashed, hashOk, sized, markers: {marker: found}}; raises ValueError
     for a path or marker the agent does not look at."""
     if not SNAPSHOT_PATH.match(path) or "/../" in path:
         raise ValueError(f"{path}: not a snapshot path the agent reads (/var/backups/<name>.db)")
@@ -48,5 +49,27 @@ def describe(data: bytes, markers: list[str]) -> dict[str, Any]:
         "database": database,
         "hashed": hashed,
         "hashOk": hashed and hashlib.sha256(body).digest() == data[-HASH_SIZE:],
+        "sized": database and written_size(body) == len(body),
         "markers": {m: m.encode() in body for m in markers},
     }
+
+
+def written_size(db: bytes) -> int | None:
+    """The bytes bbolt writes when it copies this database (what `etcdctl snapshot save`
+    streams): its newest meta page's page count times its page size. etcd's data file is
+    larger, grown ahead in chunks, so a copy of it with a hash added by hand is told apart.
+
+    A meta page (pages 0 and 1) is a 16-byte page header, then magic, version, page size and
+    flags (u32 each), the root bucket (16 bytes), the freelist's page, the high-water page id
+    and the transaction id (u64 each), little-endian."""
+    if len(db) < 80:
+        return None
+    page_size = struct.unpack_from("<I", db, 24)[0]
+    newest: tuple[int, int] | None = None
+    for offset in (0, page_size):
+        if offset + 80 > len(db) or struct.unpack_from("<I", db, offset + 16)[0] != BOLT_MAGIC:
+            continue
+        pages, txid = struct.unpack_from("<QQ", db, offset + 56)
+        if newest is None or txid > newest[1]:
+            newest = (pages, txid)
+    return None if newest is None else newest[0] * page_size

@@ -56,6 +56,12 @@ class EtcdSnapshotCheck(NodeRequestCheck):
             return Verdict(
                 False, f"{where} does not match the hash saved with it: damaged or changed since"
             )
+        if answer.get("sized") is False:
+            return Verdict(
+                False,
+                f"{where} is longer than the database its meta page describes: etcd's data file "
+                "copied, with a hash added after it, not a snapshot saved through etcd's API",
+            )
         found = answer.get("markers") or {}
         missing = [m for m in self.markers if not found.get(m)]
         if missing:
