@@ -6,8 +6,9 @@ local cluster's bridge plugin does not), with the rules of networking.k8s.io/v1:
 - a pod selected by some policy of a direction accepts only what one of those policies' rules
   allows (rules are additive; an absent `from`/`to` matches every peer, absent `ports` every port);
 - a flow needs both the source's egress and the destination's ingress to allow it.
-ipBlock peers are not matched against pod IPs (labs use selectors), only against the stand-in
-for traffic outside the cluster's pods that `networkMatrix` adds.
+ipBlock peers are not matched against pod IPs (labs use selectors), only against stand-ins for
+traffic outside the cluster's pods: the one `networkMatrix` adds, and a `networkFlow` to an
+`address`.
 """
 
 from __future__ import annotations
