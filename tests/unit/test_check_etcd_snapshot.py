@@ -155,3 +155,24 @@ def test_markers_are_plain_tokens(tmp_path: Path) -> None:
         inspect(tmp_path, PATH, ["short"])
     with pytest.raises(ValidationError):
         EtcdSnapshotCheck.model_validate({"node": "cp", "path": PATH, "markers": ["a b c d e f"]})
+
+
+def test_the_file_is_read_in_chunks_and_a_marker_across_two_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot is as large as etcd's database (78 MB after a day of labs): the agent reads it
+    a chunk at a time, within its memory limit, and still finds a marker cut by a chunk's end."""
+    import breakfix.agent.snapshots as snapshots
+
+    monkeypatch.setattr(snapshots, "HEAD", 1024)
+    monkeypatch.setattr(snapshots, "CHUNK", 100)
+    db = bytearray(database(pages=8))
+    at = 1024 + 100 * 3 - 5  # the marker starts 5 bytes before the end of a chunk
+    db[at : at + len(MARK)] = MARK.encode()
+    answer = answer_for(tmp_path, saved(bytes(db)))
+    assert answer["hashOk"] and answer["sized"] and answer["markers"] == {MARK: True}
+    assert verdict(answer)[0]
+    # The hash is of every byte but its own, across chunks: one changed byte anywhere fails.
+    damaged = bytearray(saved(bytes(db)))
+    damaged[3000] ^= 1
+    assert not answer_for(tmp_path, bytes(damaged))["hashOk"]
