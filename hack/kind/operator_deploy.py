@@ -105,8 +105,9 @@ def helm() -> str:
     return nodeimage.go_tool("helm").as_posix()
 
 
-def install(ref: str, *extra: str) -> None:
-    """helm upgrade --install, waiting for the Deployment; a changed image restarts the pod."""
+def install(ref: str, *extra: str, wait: bool = True) -> None:
+    """helm upgrade --install, waiting for the Deployment (or not: `wait_ready` then does); a
+    changed image restarts the pod."""
     repo, tag = ref.rsplit(":", 1)
     digest = run(
         [engine.docker(), "image", "inspect", "-f", "{{.Id}}", ref], capture=True
@@ -138,14 +139,23 @@ def install(ref: str, *extra: str) -> None:
                 "--set-string",
                 f"podAnnotations.breakfix\\.dev/image-id={digest.replace(':', '-')}",
                 *extra,
-                "--wait",
-                "--timeout",
-                "180s",
+                *(["--wait", "--timeout", "180s"] if wait else []),
             ],
             capture=True,
             hint=f"kubectl -n {NAMESPACE} describe pod; kubectl -n {NAMESPACE} logs deploy/"
             + RELEASE,
         )
+
+
+def wait_ready() -> None:
+    """The operator and its node agents rolled out: what `helm --wait` waits for."""
+    with step("waiting for the operator and its node agents"):
+        cluster.kubectl("-n", NAMESPACE, "rollout", "status", f"deployment/{RELEASE}",
+                        "--timeout=180s")  # fmt: skip
+        # Absent with --set agent.enabled=false.
+        agents = f"daemonset/{RELEASE}-agent"
+        if cluster.kubectl("-n", NAMESPACE, "get", agents, check=False).returncode == 0:
+            cluster.kubectl("-n", NAMESPACE, "rollout", "status", agents, "--timeout=180s")
 
 
 def adopt_scenarios() -> None:
