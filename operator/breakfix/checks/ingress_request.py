@@ -19,7 +19,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from breakfix.checks.check_type import CheckType, Reads, Verdict
-from breakfix.checks.service_request import find_service, judge, resolve_target
+from breakfix.checks.service_request import (
+    CLIENT_POD_READS,
+    find_service,
+    judge,
+    resolve_target,
+)
 from breakfix.checks.snapshot import Need, ObjectsNeed, RequestNeed, Snapshot
 
 # The controller `make up` installs (hack/kind/manifests/traefik.yaml).
@@ -53,8 +58,7 @@ class IngressRequestCheck(CheckType):
         Reads(GATEWAY_API, "gateways", kind="Gateway"),
         Reads(GATEWAY_API, "httproutes", kind="HTTPRoute"),
         Reads(GATEWAY_API, "referencegrants", kind="ReferenceGrant"),
-        Reads("v1", "pods", ("get", "create", "delete")),
-        Reads("v1", "pods/log", ("get",)),
+        *CLIENT_POD_READS,
     )
 
     api: Literal["Ingress", "Gateway"] = Field(

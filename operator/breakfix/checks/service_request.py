@@ -42,15 +42,20 @@ RETRY_SECONDS = 2.0
 OUTPUT_LIMIT = 400
 
 
+# The client pod: created, read until it has finished, its log read, deleted.
+CLIENT_POD_READS = (
+    Reads("v1", "pods", ("get", "create", "delete")),
+    Reads("v1", "pods/log", ("get",)),
+)
+
+
 class ServiceRequestCheck(CheckType):
     key: ClassVar[str] = "serviceRequest"
     reads: ClassVar[tuple[Reads, ...]] = (
         Reads("v1", "services", kind="Service"),
         Reads("discovery.k8s.io/v1", "endpointslices", kind="EndpointSlice"),
         Reads("networking.k8s.io/v1", "networkpolicies", kind="NetworkPolicy"),
-        # The client pod: created, read until it has finished, its log read, deleted.
-        Reads("v1", "pods", ("get", "create", "delete")),
-        Reads("v1", "pods/log", ("get",)),
+        *CLIENT_POD_READS,
     )
 
     service: str
