@@ -27,6 +27,18 @@ KINDEST_NODE = (
 )
 
 
+# The nodes' CNI configuration (kube-router's bridge); each node's copy names its pod range.
+CNI_CONFLIST = {
+    "cniVersion": "0.3.1",
+    "name": "kube-router",
+    "plugins": [
+        {"name": "kubernetes", "type": "bridge", "bridge": "kube-bridge",
+         "isDefaultGateway": True, "hairpinMode": True, "ipam": {"type": "host-local"}},
+        {"type": "portmap", "capabilities": {"snat": True, "portMappings": True}},
+    ],
+}  # fmt: skip
+CNI_FILE = "/etc/cni/net.d/10-kuberouter.conflist"
+
 CREATE_HINT = "`make down` then `make up`; if a port is taken, stop what holds 127.0.0.1:6443+"
 
 
@@ -158,11 +170,15 @@ def up(
             ],
             hint=CREATE_HINT,
         )
+    if local:
+        with step("writing each node's pod range into its CNI configuration, and routes"):
+            _seed_pod_network()
     if created:
         created(preloaded)
     if local:
         with step("starting kube-router (pod routes between nodes, NetworkPolicy)"):
             manifest = (HERE / "manifests/kube-router.yaml").read_text()
+            manifest = manifest.replace("CNI_CONFLIST", json.dumps(CNI_CONFLIST))
             manifest = manifest.replace("KUBE_ROUTER_IMAGE", nodeimage.KUBE_ROUTER_IMAGE)
             manifest = manifest.replace("API_SERVER", f"{NAME}-control-plane")
             kubectl("apply", "-f", "-", input=manifest)
@@ -210,17 +226,51 @@ def _nodes_restarted() -> bool:
     return False
 
 
-def _wait_pod_routes(timeout: float = 180) -> None:
-    """Every node routes every other node's pod range to that node: until then a pod's packets
-    to the API server get no reply, and a lab started then sees nothing happen."""
+def _pod_ranges() -> dict[str, tuple[str | None, str]]:
+    """Node name -> (its pod range, once allocated; its InternalIP)."""
     nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
-    want = {
+    return {
         n["metadata"]["name"]: (
             n["spec"].get("podCIDR"),
             next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP"),
         )
         for n in nodes
     }
+
+
+def _seed_pod_network(timeout: float = 60) -> None:
+    """Each node's CNI configuration with its pod range, and its routes to the other nodes'
+    ranges, written the moment the ranges are allocated. kube-router writes the same once it
+    runs; a pod whose sandbox was made before that (the operator's, in every `make up`) failed
+    with "no IP ranges" and was tried again only 15 s later. kube-router keeps the file and
+    replaces the routes with its own."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ranges = _pod_ranges()
+        if len(ranges) == WORKERS + 1 and all(cidr for cidr, _ in ranges.values()):
+            break
+        if time.monotonic() > deadline:
+            raise SetupError(
+                f"nodes without a pod range after {timeout:.0f}s: {ranges}",
+                "kubectl -n kube-system logs -l component=kube-controller-manager",
+            )
+        time.sleep(0.5)
+    for name, (cidr, _) in ranges.items():
+        conflist = json.loads(json.dumps(CNI_CONFLIST))
+        conflist["plugins"][0]["ipam"]["ranges"] = [[{"subnet": cidr}]]
+        routes = "".join(
+            f" && ip route replace {other_cidr} via {ip}"
+            for other, (other_cidr, ip) in ranges.items()
+            if other != name
+        )
+        script = f"cat > {CNI_FILE}.tmp && mv {CNI_FILE}.tmp {CNI_FILE}{routes}"
+        run([engine.docker(), "exec", "-i", name, "sh", "-c", script], input=json.dumps(conflist))
+
+
+def _wait_pod_routes(timeout: float = 180) -> None:
+    """Every node routes every other node's pod range to that node: until then a pod's packets
+    to the API server get no reply, and a lab started then sees nothing happen."""
+    want = _pod_ranges()
     deadline = time.monotonic() + timeout
     while True:
         missing = []

@@ -365,3 +365,37 @@ def test_reads_in_flight_are_shared_and_never_older_than_asked() -> None:
     assert Lister.calls == 2
     assert all(r == [{"metadata": {"name": "read-1"}}] for r in first)
     assert later == [[{"metadata": {"name": "read-2"}}]]
+
+
+def test_a_confirmation_reads_the_cache_when_its_fence_vouches_for_it() -> None:
+    """A fenced cache holds every change made before the confirmation began: read it, not the
+    API. A fence that fails (no fence object, a timeout) falls back to the API."""
+    import asyncio
+    from typing import Any, cast
+
+    from breakfix.checks.snapshot import ObjectsNeed
+    from breakfix.kube.gather import gather
+    from breakfix.kube.informer import StoreIndex
+    from tests.unit.fake_kube import FakeKube
+
+    need = ObjectsNeed("policy/v1", "PodDisruptionBudget", NS, fresh=True)
+    kube = FakeKube()
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget"}
+    kube.put({**pdb, "metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 0}})
+    fenced = {"metadata": {"name": "p", "namespace": NS}, "status": {"desiredHealthy": 1}}
+    asked: list[float] = []
+
+    async def run(vouches: bool) -> Any:
+        async def settle(not_before: float) -> bool:
+            asked.append(not_before)
+            return vouches
+
+        ready = asyncio.Event()
+        ready.set()
+        index = StoreIndex({NS: {"p": fenced}}, ready, settle)
+        cache = {"cache_policy_poddisruptionbudgets": index}
+        return await gather(cast(Any, kube), cache, [need], confirm=True)
+
+    assert asyncio.run(run(True)).objects[need] == [fenced]
+    assert asyncio.run(run(False)).objects[need][0]["status"] == {"desiredHealthy": 0}
+    assert len(asked) == 2

@@ -268,3 +268,14 @@ def test_a_terminating_ghost_of_an_earlier_lab_is_not_this_labs_namespace() -> N
         assert asyncio.run(lab.loop._namespace_exists({"provisioned": True}))
     lab.loop.indexes = {"cache_namespaces": {"": [ghost]}}
     assert not asyncio.run(lab.loop._namespace_exists({"provisioned": True}))
+
+
+def test_only_a_grading_that_read_fresh_needs_has_anything_to_confirm() -> None:
+    from breakfix.checks.snapshot import ObjectsNeed, Snapshot
+    from breakfix.controller.lab_loop import reads_fresh
+
+    pods = ObjectsNeed("v1", "Pod", "lab-t")
+    roles = ObjectsNeed("rbac.authorization.k8s.io/v1", "Role", "", fresh=True)
+    assert not reads_fresh(Snapshot(now=0, objects={pods: []}))
+    assert reads_fresh(Snapshot(now=0, objects={pods: [], roles: []}))
+    assert reads_fresh(Snapshot(now=0, errors={roles: "the API server does not answer"}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from breakfix import GROUP, NAMESPACE_PREFIX, VERSION
 from breakfix.controller.lab_loop import LabLoop, LoopSettings
+from breakfix.controller.leader import lease_namespace
 from breakfix.controller.signals import Signals
 from breakfix.dashboard import server as dashboard
 from breakfix.dashboard.board import Board
@@ -22,6 +24,7 @@ from breakfix.exam.decide import EXAM_LABEL, exam_signal
 from breakfix.kube import events
 from breakfix.kube.agent import AgentClient
 from breakfix.kube.client import Kube
+from breakfix.kube.informer import Fence, Informer
 from breakfix.kube.nodes import revert_changes
 from breakfix.kube.provision import teardown
 from breakfix.kube.watched import WATCHED, WatchedKind, watched_namespace
@@ -41,6 +44,9 @@ class Shared:
     steps: asyncio.Semaphore = field(init=False)
     # Lab name -> the generation last seen, to wake a lab on spec changes only.
     generations: dict[str, int | None] = field(default_factory=dict)
+    # The caches of the informed kinds (kube/informer.py), by index id, and their tasks.
+    informers: dict[str, Informer] = field(default_factory=dict)
+    informer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # The class dashboard's view of Labs, Exams and Scenarios, when it is served.
     board: Board | None = None
     dashboard: web.AppRunner | None = None
@@ -50,6 +56,8 @@ class Shared:
 
 
 MEMO_KEY = "breakfix"
+# How long startup waits for the informed kinds' first listing before labs start anyway.
+INFORMER_SYNC_SECONDS = 60.0
 
 
 def shared(memo: kopf.Memo) -> Shared:
@@ -59,7 +67,7 @@ def shared(memo: kopf.Memo) -> Shared:
     return value
 
 
-def slim(body: kopf.Body) -> dict[str, Any]:
+def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     """A copy for the cache, without managedFields and last-applied annotations (the bulk of most
     objects), every string interned: the same keys, kinds, labels, images and the CA bundle that
     every namespace's kube-root-ca.crt holds are then one object each, not one per cached object
@@ -91,6 +99,20 @@ def _in_labs(namespace: str | None, **_: Any) -> bool:
     return watched_namespace(namespace or "")
 
 
+def wake_labs(signals: Signals, watched: WatchedKind, namespace: str | None, name: str) -> None:
+    """Wake the labs that depend on an object of `watched` that changed."""
+    if namespace is not None and not namespace.startswith(NAMESPACE_PREFIX):
+        # A control-plane lab's checks read kube-system (static pods, CoreDNS); an RBAC
+        # check, bindings of any namespace.
+        signals.kind(watched.kind)
+    elif watched.namespaced:
+        signals.namespace(namespace or "")
+    else:
+        if watched.kind == "Namespace":
+            signals.namespace(name)
+        signals.kind(watched.kind)
+
+
 def _register(watched: WatchedKind) -> None:
     """Cache objects of one kind in a Kopf index and wake the labs that depend on them.
 
@@ -106,17 +128,7 @@ def _register(watched: WatchedKind) -> None:
         return {namespace or "": slim(body)}
 
     async def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-        signals = shared(memo).signals
-        if namespace is not None and not namespace.startswith(NAMESPACE_PREFIX):
-            # A control-plane lab's checks read kube-system (static pods, CoreDNS); an RBAC
-            # check, bindings of any namespace.
-            signals.kind(watched.kind)
-        elif watched.namespaced:
-            signals.namespace(namespace or "")
-        else:
-            if watched.kind == "Namespace":
-                signals.namespace(name)
-            signals.kind(watched.kind)
+        wake_labs(shared(memo).signals, watched, namespace, name)
 
     kopf.index(watched.group, watched.version, watched.plural, id=watched.index_id, when=when)(
         index
@@ -127,7 +139,27 @@ def _register(watched: WatchedKind) -> None:
 
 
 for _watched in WATCHED:
-    _register(_watched)
+    if not _watched.informed:
+        _register(_watched)
+
+
+def _informer(state: Shared, watched: WatchedKind, fence: str | None) -> Informer:
+    def changed(obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        wake_labs(state.signals, watched, meta.get("namespace"), str(meta.get("name") or ""))
+
+    def keep(obj: dict[str, Any]) -> bool:
+        namespace = (obj.get("metadata") or {}).get("namespace") or ""
+        return not watched.namespaced or watched.all_namespaces or watched_namespace(namespace)
+
+    return Informer(
+        state.kube,
+        watched,
+        changed,
+        keep,
+        slim,
+        Fence(fence, lease_namespace() if watched.namespaced else None) if fence else None,
+    )
 
 
 @kopf.index(GROUP, VERSION, "scenarios")
@@ -244,6 +276,17 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         )
 
     state = shared(memo)
+    if not state.informers:
+        fence = os.environ.get("BREAKFIX_FENCE_NAME") or None
+        for watched in WATCHED:
+            if watched.informed:
+                informer = state.informers[watched.index_id] = _informer(state, watched, fence)
+                state.informer_tasks.append(asyncio.create_task(informer.run()))
+        # Kopf starts no lab before its own indexes are filled; nor before these: a lab graded
+        # meanwhile would list every RBAC object of the cluster through the API.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(INFORMER_SYNC_SECONDS):
+                await asyncio.gather(*(i.synced.wait() for i in state.informers.values()))
     port = os.environ.get("BREAKFIX_DASHBOARD_PORT")
     if port and state.dashboard is None:
         token = os.environ.get("BREAKFIX_DASHBOARD_TOKEN", "")
@@ -264,6 +307,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     state = memo.pop(MEMO_KEY, None)
     if isinstance(state, Shared):
+        for task in state.informer_tasks:
+            task.cancel()
         if state.dashboard is not None:
             await state.dashboard.cleanup()
         await state.kube.close()
@@ -278,7 +323,11 @@ async def lab(
     **kwargs: Any,
 ) -> None:
     state = shared(memo)
-    indexes = {w.index_id: kwargs[w.index_id] for w in WATCHED}
+    indexes = {
+        w.index_id: state.informers[w.index_id].index if w.informed else kwargs[w.index_id]
+        for w in WATCHED
+        if not w.informed or w.index_id in state.informers
+    }
 
     async def post(type_: str, reason: str, message: str) -> None:
         await events.post(state.kube, dict(body), type_, reason, message)

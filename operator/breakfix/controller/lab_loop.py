@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from breakfix import API_VERSION
+from breakfix.checks.snapshot import ObjectsNeed, Snapshot
 from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
@@ -86,6 +87,14 @@ def solves(decision: Decision, written: Status) -> bool:
     return not is_true(written, reasons.SOLVED) and any(
         isinstance(action, WriteStatus) and is_true(action.status, reasons.SOLVED)
         for action in decision.actions
+    )
+
+
+def reads_fresh(snapshot: Snapshot) -> bool:
+    """Whether a grading read needs marked fresh: one that did not reads the same cache again
+    when it confirms, so it has nothing to confirm."""
+    return any(need.fresh for need in snapshot.objects) or any(
+        isinstance(need, ObjectsNeed) and need.fresh for need in snapshot.errors
     )
 
 
@@ -214,10 +223,16 @@ class LabLoop:
         self.confirming = False
         while True:
             decision = decide(seen, self.timing)
-            if not self.confirming and seen.checks is not None and solves(decision, self.written):
+            if (
+                not self.confirming
+                and seen.checks is not None
+                and reads_fresh(seen.checks)
+                and solves(decision, self.written)
+            ):
                 # Graded from the watch cache, which may lag a moment behind what the checks
                 # that ask the API live (access reviews, evictions) already see: a lab is
-                # solved only by a grading that read its fresh needs from the API itself.
+                # solved only by a grading that read its fresh needs as they are now, through
+                # the API or from a cache its informer's fence vouches for.
                 self.confirming = True
                 metrics.SOLVE_CONFIRMATIONS.inc()
                 seen = replace(seen, checks=None)

@@ -18,7 +18,8 @@ EVALUATIONS = Counter(
 )
 SOLVE_CONFIRMATIONS = Counter(
     "breakfix_solve_confirmations_total",
-    "Gradings from the watch cache that would solve a lab, graded again from the API.",
+    "Gradings from the watch cache that would solve a lab, graded again with their fresh reads "
+    "as of that moment (a fenced cache, or the API).",
 )
 STATUS_WRITES = Counter("breakfix_status_writes_total", "Lab status patches sent to the API.")
 STEP_RETRIES = Counter(
@@ -39,8 +40,9 @@ def serve(port: int, address: str = "0.0.0.0") -> None:
 
 # Where a grading's time goes, so a slow fix→Solved can be taken apart (make bench prints the
 # mean of each): from the watch event that woke the lab to its step starting ("wake"), reading
-# the symptoms' and checks' needs from the cache ("symptoms", "checks"), reading a solving
-# grading's fresh needs from the API ("confirm"), and patching the status ("write").
+# the symptoms' and checks' needs from the cache ("symptoms", "checks"), grading a solving
+# grading again with its fresh needs as of that moment ("confirm": a fence, or the API), and
+# patching the status ("write").
 GRADING_STAGE = Histogram(
     "breakfix_grading_stage_seconds",
     "Seconds spent in each stage of grading a lab.",

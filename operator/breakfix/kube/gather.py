@@ -85,11 +85,25 @@ def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
     if watched is None or watched.index_id not in indexes:
         return None
     index = indexes[watched.index_id]
+    if not getattr(index, "ready", True):
+        # An informer that has not listed its kind yet.
+        return None
+    # An informer's store holds one object per name by construction; Kopf's may hold ghosts.
+    newest = (lambda objs: objs) if getattr(index, "exact", False) else newest_per_name
     if watched.namespaced and need.namespace == "":
-        return newest_per_name([obj for store in index.values() for obj in store])
+        return newest([obj for store in index.values() for obj in store])
     if watched.namespaced and not (watched.all_namespaces or watched_namespace(need.namespace)):
         return None
-    return newest_per_name(list(index.get(need.namespace if watched.namespaced else "", ())))
+    return newest(list(index.get(need.namespace if watched.namespaced else "", ())))
+
+
+async def settled(indexes: Indexes, need: ObjectsNeed, not_before: float) -> bool:
+    """Whether the cache of `need`'s kind holds every change made before `not_before`
+    (monotonic), as its informer's fence vouches (kube/informer.py)."""
+    watched = BY_API_KIND.get((need.api_version, need.kind))
+    index = indexes.get(watched.index_id) if watched else None
+    settle = getattr(index, "settle", None)
+    return settle is not None and bool(await settle(not_before))
 
 
 def _age_key(obj: dict[str, Any]) -> tuple[str, int]:
@@ -133,7 +147,12 @@ async def gather(
         try:
             async with asyncio.timeout(FETCH_TIMEOUT_SECONDS):
                 if isinstance(need, ObjectsNeed):
-                    objs = None if need.fresh and confirm else cached(indexes, need)
+                    if need.fresh and confirm:
+                        objs = (
+                            cached(indexes, need) if await settled(indexes, need, started) else None
+                        )
+                    else:
+                        objs = cached(indexes, need)
                     if objs is None:
                         objs = await fresh_list(kube, need, started)
                     snapshot.objects[need] = objs
