@@ -170,11 +170,13 @@ def up(
             ],
             hint=CREATE_HINT,
         )
-    if local:
-        with step("writing each node's pod range into its CNI configuration, and routes"):
-            _seed_pod_network()
     if created:
         created(preloaded)
+    if local:
+        # Before any node is Ready (none has a CNI configuration yet), so no pod has started.
+        _keep_dns_local()
+        with step("writing each node's pod range into its CNI configuration, and routes"):
+            _seed_pod_network()
     if local:
         with step("starting kube-router (pod routes between nodes, NetworkPolicy)"):
             manifest = (HERE / "manifests/kube-router.yaml").read_text()
@@ -182,7 +184,6 @@ def up(
             manifest = manifest.replace("KUBE_ROUTER_IMAGE", nodeimage.KUBE_ROUTER_IMAGE)
             manifest = manifest.replace("API_SERVER", f"{NAME}-control-plane")
             kubectl("apply", "-f", "-", input=manifest)
-            _keep_dns_local()
     with step("waiting for the nodes to be Ready and route pods"):
         kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=180s")
         if local:
@@ -240,14 +241,20 @@ def _pod_ranges() -> dict[str, tuple[str | None, str]]:
 
 def _seed_pod_network(timeout: float = 60) -> None:
     """Each node's CNI configuration with its pod range, and its routes to the other nodes'
-    ranges, written the moment the ranges are allocated. kube-router writes the same once it
-    runs; a pod whose sandbox was made before that (the operator's, in every `make up`) failed
-    with "no IP ranges" and was tried again only 15 s later. kube-router keeps the file and
-    replaces the routes with its own."""
+    ranges, written once the ranges are allocated and kube-proxy serves the API server's
+    cluster IP on every node. kube-router writes the same once it runs; a pod whose sandbox
+    was made before that (the operator's, in every `make up`) failed with "no IP ranges" and
+    was tried again only 15 s later. A pod started before kube-proxy's rules (the node is Ready
+    as soon as it has a CNI configuration) sent its first request to 10.96.0.1 nowhere: CoreDNS
+    hung 30 s on it. kube-router keeps the file and replaces the routes with its own."""
     deadline = time.monotonic() + timeout
     while True:
         ranges = _pod_ranges()
-        if len(ranges) == WORKERS + 1 and all(cidr for cidr, _ in ranges.values()):
+        if (
+            len(ranges) == WORKERS + 1
+            and all(cidr for cidr, _ in ranges.values())
+            and all(_serves_cluster_ips(name) for name in ranges)
+        ):
             break
         if time.monotonic() > deadline:
             raise SetupError(
@@ -265,6 +272,13 @@ def _seed_pod_network(timeout: float = 60) -> None:
         )
         script = f"cat > {CNI_FILE}.tmp && mv {CNI_FILE}.tmp {CNI_FILE}{routes}"
         run([engine.docker(), "exec", "-i", name, "sh", "-c", script], input=json.dumps(conflist))
+
+
+def _serves_cluster_ips(node: str) -> bool:
+    """Whether kube-proxy on `node` has written the API server's Service rule."""
+    rules = run([engine.docker(), "exec", node, "iptables-save", "-t", "nat"], capture=True,
+                check=False).stdout  # fmt: skip
+    return "default/kubernetes:https cluster IP" in rules
 
 
 def _wait_pod_routes(timeout: float = 180) -> None:
@@ -301,7 +315,11 @@ def _keep_dns_local() -> None:
     if local != corefile:
         patch = json.dumps({"data": {"Corefile": local}})
         kubectl("-n", "kube-system", "patch", "configmap", "coredns", "--type=merge", "-p", patch)
-        kubectl("-n", "kube-system", "rollout", "restart", "deployment/coredns")
+        listed = kubectl("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "json")
+        pods = json.loads(listed.stdout)["items"]
+        if any(p.get("status", {}).get("containerStatuses") for p in pods):
+            # Started with the old Corefile (a cluster made before this ran first).
+            kubectl("-n", "kube-system", "rollout", "restart", "deployment/coredns")
 
 
 def load(image: str) -> None:
