@@ -44,6 +44,7 @@ def test_a_fence_vouches_for_every_change_made_before_it(cluster: str) -> None:
             lambda obj: (obj["metadata"].get("labels") or {}).get(TEST_LABEL) == run,
             lambda obj: obj,
             Fence(fence, None),
+            fence_after=0,
         )
         task = asyncio.create_task(informer.run())
         try:

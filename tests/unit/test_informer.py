@@ -65,3 +65,28 @@ async def test_checks_read_the_store_only_once_it_has_listed() -> None:
         "other",
         "reader",
     ]
+
+
+async def test_a_small_kind_is_listed_rather_than_fenced() -> None:
+    """A fence is a write to etcd; below `fence_after` objects a list costs less, so settle
+    says no without writing anything (kube is never touched here)."""
+    from typing import cast
+
+    from breakfix.kube.client import Kube
+    from breakfix.kube.informer import Fence, Informer
+    from breakfix.kube.watched import BY_API_KIND
+
+    informer = Informer(
+        cast(Kube, None),
+        BY_API_KIND[("rbac.authorization.k8s.io/v1", "Role")],
+        lambda obj: None,
+        lambda obj: True,
+        lambda obj: obj,
+        Fence("breakfix-fence", "breakfix-system"),
+        fence_after=3,
+    )
+    informer.synced.set()
+    for i in range(2):
+        apply_event(informer.store, "ADDED", role(f"r{i}", str(i)))
+    assert not await informer.settle(0.0)
+    assert informer._round is None
