@@ -41,6 +41,7 @@ def test_rendered_chart_is_accepted_by_the_api_server(installed: None) -> None:
         "CustomResourceDefinition",
         "DaemonSet",
         "Deployment",
+        "PodDisruptionBudget",
         "Role",
         "RoleBinding",
         "Scenario",
