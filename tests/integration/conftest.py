@@ -30,6 +30,7 @@ def deployed(cluster: str) -> None:
     chart, as `make up` does. On a cluster given by BREAKFIX_TEST_KUBECONFIG it must already be
     installed. The 60 s safety re-check keeps a missed event from hiding for 5 minutes."""
     if not os.environ.get("BREAKFIX_TEST_KUBECONFIG"):
+        # The same settings as `make test` deploys with (TEST_HELM_SETS).
         hack_kind("deploy", "--set", "operator.safetySeconds=60", "--set", "dashboard.enabled=true")
 
 
