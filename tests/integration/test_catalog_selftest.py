@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 
 import pytest
 from rich.console import Console
@@ -33,26 +34,31 @@ _NODE_VARIANTS = os.environ.get("BREAKFIX_NODE_VARIANTS", "1")
 # (436 runs) would take about 75 minutes on 2 cores (114 runs took 11.5 min at 8 in flight; an
 # exclusive run about 45 s), past CI's budget with the rest of the suite.
 _FIXES = os.environ.get("BREAKFIX_SELFTEST_FIXES", "1")
-# Shortcuts tried per namespace lab, drawn at random each run ("all" for every one): the 59
-# namespace labs' 388 runs with every shortcut took 1946 s at 8 in flight (2026-12-03), which
-# with the 20 exclusive labs and the rest of the suite comes too close to CI's 90 minutes (with
-# 4, the whole suite took 73 of them on a warm cache; a cold one adds about 18 for the builds).
-_SHORTCUTS = os.environ.get("BREAKFIX_SELFTEST_SHORTCUTS", "2")
+# Shortcuts tried per namespace lab, drawn at random each run ("all" for every one). A CI run
+# of the 95-lab catalog took 39 minutes on 2 cores with two (2026-12-05: 288 namespace-lab runs
+# in 18, 38 exclusive ones in 20) and the whole job about 80 of CI's 90 on a cold cache; with one
+# each shortcut is still drawn over a few runs.
+_SHORTCUTS = os.environ.get("BREAKFIX_SELFTEST_SHORTCUTS", "1")
 # The chance that an exclusive lab's shortcut runs at all: one that restarts the API server
-# holds the cluster for 3 minutes a run (2026-12-04), and 20 exclusive labs' references and one
-# shortcut each came to about half an hour. Each shortcut is still drawn over a few runs.
-_EXCLUSIVE_SHARE = float(os.environ.get("BREAKFIX_NODE_SHORTCUT_SHARE", "0.5"))
+# holds the cluster for up to 3 minutes a run (2026-12-04), and the 23 exclusive labs'
+# references alone take about 15 minutes. Each shortcut is still drawn over a few runs.
+_EXCLUSIVE_SHARE = float(os.environ.get("BREAKFIX_NODE_SHORTCUT_SHARE", "0.25"))
 # Namespace labs in flight at once. The API server and etcd use both cores at 4 already, but
 # most of a run is waiting (pods starting, a shortcut watched for 15 s): 282 namespace-lab runs
 # took 999 s at 8, none failing.
 _PARALLEL = int(os.environ.get("BREAKFIX_SELFTEST_PARALLEL", "8"))
 
 
-def progress(r: Result) -> None:
-    """One line a run as it ends: pytest shows them with a failure, a timeout included, when
-    the table at the end is never printed."""
-    outcome = "ok" if r.passed else f"FAILED: {r.error}"
-    print(f"{r.lab} [{r.variant or 'reference'}] seed {r.seed}: {outcome}", flush=True)
+def progress(capsys: pytest.CaptureFixture[str]) -> Callable[[Result], None]:
+    """One line a run as it ends, past pytest's capture: a CI job that runs out of time is
+    killed before pytest prints what it captured, and these lines are then all there is."""
+
+    def line(r: Result) -> None:
+        outcome = "ok" if r.passed else f"FAILED: {r.error}"
+        with capsys.disabled():
+            print(f"{r.lab} [{r.variant or 'reference'}] seed {r.seed}: {outcome}", flush=True)
+
+    return line
 
 
 def node_variants(labs: list[LabFolder]) -> int | None:
@@ -69,7 +75,7 @@ def node_variants(labs: list[LabFolder]) -> int | None:
 # Every variant of every node lab takes the catalog past 90 minutes (it timed out at 5400 s).
 @pytest.mark.timeout(9000 if _NODE_VARIANTS == "all" else 5400)
 def test_every_lab_is_broken_then_solved_and_variants_graded(
-    operator: InClusterOperator,
+    operator: InClusterOperator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     labs = load_catalog(LABS)
     before = cluster_state()
@@ -86,7 +92,7 @@ def test_every_lab_is_broken_then_solved_and_variants_graded(
                 fixes_per_lab=None if _FIXES == "all" else int(_FIXES),
                 shortcuts_per_lab=None if _SHORTCUTS == "all" else int(_SHORTCUTS),
                 exclusive_share=1.0 if _NODE_VARIANTS != "1" else _EXCLUSIVE_SHARE,
-                on_result=progress,
+                on_result=progress(capsys),
             )
         finally:
             await kube.close()

@@ -20,6 +20,8 @@ async def started(monkeypatch: pytest.MonkeyPatch) -> kopf.Memo:
 
     monkeypatch.setattr(Kube, "connect", connect)
     monkeypatch.setenv("BREAKFIX_SAFETY_SECONDS", "42")
+    # The fake lists nothing for the RBAC informers: startup would wait its whole minute for them.
+    monkeypatch.setattr(handlers, "INFORMER_SYNC_SECONDS", 0.05)
     memo = kopf.Memo()
     await handlers.startup(settings=kopf.OperatorSettings(), memo=memo)
     logging.getLogger("kopf.objects").removeFilter(handlers._routine)

@@ -597,6 +597,7 @@ async def run_catalog(
     shortcut is still tried): the reference proves a lab solvable, and a budget that cannot
     hold every fix on every run still tries each of them over a few runs; `shortcuts_per_lab`
     likewise for the shortcuts of namespace labs."""
+    rng = random.Random()
     jobs = plan_runs(
         labs,
         seeds,
@@ -604,12 +605,16 @@ async def run_catalog(
         variants,
         node_variants,
         fixes_per_lab,
-        random.Random(),
+        rng,
         shortcuts_per_lab,
         exclusive_share,
     )
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
+    # In catalog order a lab's runs start together and the slowest family (workload-*) ends the
+    # run alone; in a random order the last minutes keep every slot busy.
+    shared = [job for job in jobs if not job[0].spec.exclusive]
+    rng.shuffle(shared)
     results: list[Result] = []
 
     async def one(job: Job) -> None:
@@ -632,7 +637,7 @@ async def run_catalog(
 
     # Exclusive labs change shared state (a node) that would disturb the others: run them
     # afterwards, one at a time.
-    await asyncio.gather(*(one(job) for job in jobs if not job[0].spec.exclusive))
+    await asyncio.gather(*(one(job) for job in shared))
     for job in jobs:
         if job[0].spec.exclusive:
             await one(job)
