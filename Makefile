@@ -18,8 +18,6 @@ IMAGE ?= breakfix/operator:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject
 export IMAGE
 CHART := charts/breakfix
 PYTEST_ARGS ?=
-# The operator's settings in the integration tests (tests/integration/conftest.py deploys the same).
-TEST_HELM_SETS := --set operator.safetySeconds=60 --set dashboard.enabled=true
 
 .PHONY: help
 help: ## list the targets
@@ -126,5 +124,5 @@ test: venv lint chart-lint ## everything: lint, unit tests, then every integrati
 	$(BIN)/pytest tests/unit -q -ra $(PYTEST_ARGS)
 	@# The cluster, its builds on a cold cache (about 20 minutes) included, before the tests that
 	@# use it: inside one, they would count against that test's timeout.
-	@$(if $(BREAKFIX_TEST_KUBECONFIG),,$(CLUSTER) up --deploy $(TEST_HELM_SETS) >/dev/null)
+	@$(if $(BREAKFIX_TEST_KUBECONFIG),,$(CLUSTER) up --deploy --values=tests/integration/operator-values.yaml >/dev/null)
 	$(BIN)/pytest tests/integration -q -ra $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,10 +29,9 @@ def cluster() -> str:
 def deployed(cluster: str) -> None:
     """The operator image built from this checkout, loaded into kind and installed by the Helm
     chart, as `make up` does. On a cluster given by BREAKFIX_TEST_KUBECONFIG it must already be
-    installed. The 60 s safety re-check keeps a missed event from hiding for 5 minutes."""
+    installed. The chart's values are the tests' own (operator-values.yaml)."""
     if not os.environ.get("BREAKFIX_TEST_KUBECONFIG"):
-        # The same settings as `make test` deploys with (TEST_HELM_SETS).
-        hack_kind("deploy", "--set", "operator.safetySeconds=60", "--set", "dashboard.enabled=true")
+        hack_kind("deploy", f"--values={Path(__file__).parent / 'operator-values.yaml'}")
 
 
 def install_scenarios() -> None:
