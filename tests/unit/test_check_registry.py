@@ -28,7 +28,7 @@ from breakfix.checks.snapshot import (
     ProbeNeed,
     RequestNeed,
 )
-from breakfix.kube.watched import BY_API_KIND
+from breakfix.kube.watched import BY_API_KIND, GET_ONLY
 from breakfix.scenario.catalog import load_catalog
 from breakfix.scenario.render import render
 from tests.paths import LABS, ROOT
@@ -122,7 +122,12 @@ def test_every_catalog_check_reads_only_what_its_type_declares() -> None:
 
 def test_kinds_named_by_resource_and_absent_checks_are_watched_and_granted() -> None:
     for need in all_needs(catalog_checks(), NS):
-        if isinstance(need, ObjectsNeed):
+        if isinstance(need, ObjectsNeed) and need.names:
+            # Read by name: granted get, never list or watch.
+            assert (need.api_version, need.kind) in GET_ONLY, need
+            plural = need.kind.lower() + "s"
+            assert granted("", plural, "get") and not granted("", plural, "list")
+        elif isinstance(need, ObjectsNeed):
             watched = BY_API_KIND.get((need.api_version, need.kind))
             assert watched is not None, f"{need.kind} is read by a lab but not cached"
             for verb in ("list", "watch"):

@@ -13,6 +13,9 @@
                          its hash, holding the markers): never its content
     POST   /dry-run-patch {kubeconfig, path, body}  a merge patch with a kubeconfig on the
                          node, sent with dryRun=All: what admission answers, nothing written
+    POST   /https-get {address, port, host, path, trust, attempts}  an HTTPS request to an
+                         address the node reaches (a cluster IP), verified against `trust`
+                         (agent/https.py)
     GET    /healthz      liveness, no token
 
 It listens on the node's network, so the operator reaches it while the node's kubelet is stopped
@@ -37,6 +40,7 @@ from pydantic import ValidationError
 from breakfix.agent import changes
 from breakfix.agent.audit import audited
 from breakfix.agent.credentials import dry_run_patch, whoami
+from breakfix.agent.https import https_get
 from breakfix.agent.journal import ChangeError, Store, describe, due, readable
 from breakfix.agent.snapshots import inspect
 from breakfix.agent.units import UnitError
@@ -180,6 +184,22 @@ async def probe(request: web.Request) -> web.Response:
         return web.json_response({"status": 0, "body": f"{type(exc).__name__}: {exc}"})
 
 
+async def https_get_handler(request: web.Request) -> web.Response:
+    try:
+        given = await request.json()
+        answer = await https_get(
+            str(given["address"]),
+            int(given["port"]),
+            str(given["host"]),
+            str(given.get("path") or "/"),
+            str(given["trust"]),
+            max(1, min(20, int(given.get("attempts") or 1))),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return web.json_response({"error": f"bad request: {exc}"}, status=422)
+    return web.json_response(answer)
+
+
 async def healthz(_: web.Request) -> web.Response:
     return web.Response(text="ok")
 
@@ -212,6 +232,7 @@ def make_app(root: Path, token_file: Path) -> web.Application:
     app.router.add_get("/audited", audited_handler)
     app.router.add_get("/snapshot", snapshot_handler)
     app.router.add_post("/dry-run-patch", dry_run_patch_handler)
+    app.router.add_post("/https-get", https_get_handler)
     app.router.add_get("/healthz", healthz)
 
     async def background(app: web.Application):  # type: ignore[no-untyped-def]

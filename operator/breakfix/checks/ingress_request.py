@@ -10,13 +10,18 @@ route attached to no listener, all leave valid objects that route nowhere. The c
 answer, and what the page says, are the outcome. The answer is asked again when the lab's
 routes, Services, EndpointSlices or NetworkPolicies change, or the controller's own Service
 does; the controller applies a change a moment after it (its configuration is rebuilt from the
-same watch), so a failed answer is asked again soon."""
+same watch), so a failed answer is asked again soon.
+
+With `scheme: https` the request is HTTPS, with the site's name as SNI, made by a node agent
+that trusts only `trust` (the certificate the task hands out): a controller that serves its
+default certificate because the Ingress's Secret is missing, of the wrong type or holds another
+certificate, or a site left on plain HTTP, is refused as a browser would refuse it."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from breakfix.checks.check_type import CheckType, Reads, Verdict
 from breakfix.checks.service_request import (
@@ -53,6 +58,7 @@ class IngressRequestCheck(CheckType):
         Reads("v1", "services", kind="Service"),
         Reads("discovery.k8s.io/v1", "endpointslices", kind="EndpointSlice"),
         Reads("networking.k8s.io/v1", "networkpolicies", kind="NetworkPolicy"),
+        Reads("v1", "nodes", kind="Node"),
         Reads("networking.k8s.io/v1", "ingresses", kind="Ingress"),
         Reads("networking.k8s.io/v1", "ingressclasses", kind="IngressClass"),
         Reads(GATEWAY_API, "gateways", kind="Gateway"),
@@ -80,21 +86,41 @@ class IngressRequestCheck(CheckType):
         description="The ingress controller's Service, as namespace/name.",
     )
     port: int | str | None = Field(
-        None, description="The controller Service's port for plain HTTP; its first if unset."
+        None,
+        description="The controller Service's port: its first if unset (plain HTTP), "
+        "`websecure` with `scheme: https`.",
+    )
+    scheme: Literal["http", "https"] = Field("http", description="Plain HTTP, or HTTPS.")
+    trust: str | None = Field(
+        None,
+        description="With `scheme: https`: the PEM certificate the site's certificate must be "
+        "or chain to (`{{ certificate(host).cert }}`); any other is refused.",
     )
     why: str | None = Field(None, description="Told to the learner when the check fails.")
+
+    @model_validator(mode="after")
+    def _https_needs_trust(self) -> IngressRequestCheck:
+        if (self.scheme == "https") != (self.trust is not None):
+            raise ValueError("trust is required with scheme: https, and only there")
+        if self.trust is not None and "-----BEGIN CERTIFICATE-----" not in self.trust:
+            raise ValueError("trust must be a PEM certificate")
+        return self
 
     @property
     def _controller(self) -> tuple[str, str]:
         namespace, _, name = self.controller.partition("/")
         return namespace, name
 
+    @property
+    def _port(self) -> int | str | None:
+        return self.port if self.port is not None or self.scheme == "http" else "websecure"
+
     def _need(self, namespace: str) -> RequestNeed:
         ctrl_ns, ctrl = self._controller
         return RequestNeed(
             ctrl_ns,
             ctrl,
-            self.port,
+            self._port,
             self.path,
             self.attempts,
             self.contains,
@@ -106,6 +132,7 @@ class IngressRequestCheck(CheckType):
                 ("discovery.k8s.io/v1", "EndpointSlice", namespace),
                 ("networking.k8s.io/v1", "NetworkPolicy", namespace),
             ),
+            trust=self.trust,
         )
 
     def needs(self, namespace: str) -> list[Need]:
@@ -117,6 +144,9 @@ class IngressRequestCheck(CheckType):
             ObjectsNeed("networking.k8s.io/v1", "NetworkPolicy", ctrl_ns),
             *(ObjectsNeed(*listed) for listed in need.depends_on),
         }
+        if self.scheme == "https":
+            # The node whose agent makes the request.
+            objects.add(ObjectsNeed("v1", "Node", ""))
         return [*sorted(objects, key=str), need]
 
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
@@ -129,12 +159,17 @@ class IngressRequestCheck(CheckType):
                 f"no ingress controller: no Service {ctrl} in namespace {ctrl_ns} (`make up` "
                 "installs Traefik there)",
             )
-        target = resolve_target(service, self.port)
+        target = resolve_target(service, self._port)
         if isinstance(target, str):
             return Verdict(False, f"the ingress controller's Service {self.controller}: {target}")
+        client = (
+            "from a node, trusting only the site's certificate"
+            if self.scheme == "https"
+            else f"from a pod in {namespace}"
+        )
         what = (
-            f"GET http://{self.host}{self.path} through the ingress controller "
-            f"({self.controller}) from a pod in {namespace}"
+            f"GET {self.scheme}://{self.host}{self.path} through the ingress controller "
+            f"({self.controller}) {client}"
         )
         answer = snapshot.requests.get(self._need(namespace))
         return judge(answer, what, True, self.contains, why)

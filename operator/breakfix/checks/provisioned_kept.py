@@ -28,7 +28,7 @@ from breakfix.checks.check_type import CheckType, Reads, Verdict
 from breakfix.checks.diagnose import live, name_of
 from breakfix.checks.models import Model
 from breakfix.checks.snapshot import CLUSTER_SCOPED_KINDS, Need, Obj, ObjectsNeed, Snapshot, scope
-from breakfix.kube.watched import WATCHED
+from breakfix.kube.watched import GET_ONLY, WATCHED
 
 Seg = str | int
 Path = tuple[Seg, ...]
@@ -364,12 +364,25 @@ class ProvisionedKeptCheck(CheckType):
     def _rules(self) -> dict[str, ObjectRule]:
         return {r.key(): r for r in self.objects}
 
+    def _need(self, api_version: str, kind: str, namespace: str) -> ObjectsNeed:
+        """How the provisioned objects of a kind are read: every one of the kind, or for kinds
+        the operator never lists (Secrets) the provisioned ones by name."""
+        where = scope(kind, None, namespace)
+        if (api_version, kind) not in GET_ONLY:
+            return ObjectsNeed(api_version, kind, where)
+        names = sorted(
+            {
+                name_of(m)
+                for m in self.provisioned
+                if (m["apiVersion"], m["kind"]) == (api_version, kind)
+            }
+        )
+        return ObjectsNeed(api_version, kind, where, names=tuple(names))
+
     def needs(self, namespace: str) -> list[Need]:
         seen: dict[Need, None] = {ObjectsNeed("v1", "Namespace", ""): None}
         for m in self.provisioned:
-            seen.setdefault(
-                ObjectsNeed(m["apiVersion"], m["kind"], scope(m["kind"], None, namespace))
-            )
+            seen.setdefault(self._need(m["apiVersion"], m["kind"], namespace))
         for api_version, kind in (
             *NEW_OBJECT_KINDS,
             *((a.api_version, a.kind) for a in self.may_add),
@@ -390,7 +403,7 @@ class ProvisionedKeptCheck(CheckType):
             self._rules(),
             self.may_add,
             lambda api_version, kind: live(
-                snapshot.list(api_version, kind, scope(kind, None, namespace))
+                snapshot.objects.get(self._need(api_version, kind, namespace), [])
             ),
             recorded_uids(snapshot, namespace),
             namespace,

@@ -45,6 +45,9 @@ class ObjectsNeed:
     # agree with answers the API gives live (an access review sees a new binding at once; the
     # cache a moment later, and a check judging from it would pass in between).
     fresh: bool = False
+    # Only these objects, each read by name: for kinds the operator may get but never lists
+    # (Secrets, kube/watched.py GET_ONLY).
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,10 @@ class RequestNeed:
     # Lists (apiVersion, kind, namespace) whose objects the answer also depends on: the
     # Ingresses and backends an ingress controller routes by.
     depends_on: tuple[tuple[str, str, str], ...] = ()
+    # With a certificate (PEM): HTTPS to `host`, made by a node agent (agent/https.py) and
+    # accepted only over a connection verified against this certificate. No lab pod can
+    # verify one: busybox's TLS client does not.
+    trust: str | None = None
 
     @property
     def client(self) -> str:

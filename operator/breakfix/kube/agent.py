@@ -114,3 +114,17 @@ class AgentClient:
     async def probe(self, address: str, url: str) -> tuple[int, str]:
         answer = await self._call("GET", address, f"/probe?url={quote(url)}")
         return int(answer["status"]), str(answer["body"])
+
+    async def https_get(
+        self, address: str, target: tuple[str, int], host: str, path: str, trust: str, attempts: int
+    ) -> Obj:
+        """An HTTPS request the agent makes from its node (agent/https.py)."""
+        given = {
+            "address": target[0],
+            "port": target[1],
+            "host": host,
+            "path": path,
+            "trust": trust,
+            "attempts": attempts,
+        }
+        return dict(await self._call("POST", address, "/https-get", given))

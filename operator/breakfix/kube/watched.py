@@ -44,8 +44,11 @@ class WatchedKind:
         return "cache_" + (self.group.replace(".", "_") + "_" if self.group else "") + self.plural
 
 
-# Secrets are deliberately absent: caching every Secret of the cluster is not worth the
-# permission; a pod that lacks its Secret shows the problem in its own status.
+# Kinds the operator reads only by name (get, never list or watch): caching every Secret of the
+# cluster is not worth the permission; a pod that lacks its Secret shows the problem in its own
+# status, and a check that must see one reads the Secret it names (ObjectsNeed.names).
+GET_ONLY = frozenset({("v1", "Secret")})
+
 WATCHED = (
     WatchedKind("", "v1", "pods", "Pod"),
     WatchedKind("", "v1", "services", "Service"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import random
 import string
@@ -10,6 +11,8 @@ from typing import Any
 import jinja2
 import jinja2.nativetypes
 from jinja2.sandbox import SandboxedEnvironment
+
+from breakfix.scenario.certificate import certificate
 
 
 class RenderError(ValueError):
@@ -42,6 +45,12 @@ _NativeSandbox.template_class = _TypedTemplate
 _TEXT = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 # A block scalar ("|") ends in a newline that belongs to its text (a script, a line to add).
 _NATIVE = _NativeSandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+# Functions a template may call: `certificate(host).cert` and `.key` (scenario/certificate.py);
+# `b64encode` for a Secret's `data` (a manifest's `stringData` never shows on the live object,
+# so the invariants could not compare it).
+for _env in (_TEXT, _NATIVE):
+    _env.globals["certificate"] = certificate
+    _env.filters["b64encode"] = lambda text: base64.b64encode(str(text).encode()).decode()
 
 
 @functools.lru_cache(maxsize=4096)
