@@ -131,3 +131,10 @@ def test_https_goes_to_the_websecure_port_through_a_node_agent() -> None:
 def test_https_and_trust_go_together(body: dict) -> None:
     with pytest.raises(ValidationError, match="trust"):
         https_check(**body)
+
+
+def test_a_host_too_long_for_a_common_name_is_named_in_the_certificate_anyway() -> None:
+    host = "status-staging.lab-selftest-ingress-tls-wrong-certificate-v12.corp.internal"
+    cert = x509.load_pem_x509_certificate(certificate(host)["cert"].encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [host]

@@ -35,12 +35,10 @@ def certificate(host: str, issuer: str = "breakfix lab certificates") -> dict[st
 
     seed = hashlib.sha256(f"breakfix-certificate/{issuer}/{host}".encode()).digest()
     key = Ed25519PrivateKey.from_private_bytes(seed)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, issuer),
-            x509.NameAttribute(NameOID.COMMON_NAME, host),
-        ]
-    )
+    # A common name holds at most 64 characters; a lab's host may be longer, and clients go
+    # by the DNS name anyway.
+    common = [x509.NameAttribute(NameOID.COMMON_NAME, host)] if len(host) <= 64 else []
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, issuer), *common])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
