@@ -59,15 +59,22 @@ def test_over_a_few_runs_every_shortcut_is_drawn() -> None:
 
 
 def test_over_a_few_runs_every_other_fix_is_drawn() -> None:
+    """With CI's share: a namespace lab's drawn fix runs on about 2 runs in 5, its reference
+    and a shortcut on every one."""
     labs = [lab for lab in load_catalog(LABS) if not lab.spec.exclusive]
     rng = random.Random(1)
     drawn: set[tuple[str, str]] = set()
-    for _ in range(30):
-        for folder, _, _, variant, solved in plan_runs(labs, None, 2, True, 1, 1, rng):
-            if variant is not None and solved:
-                drawn.add((folder.id, variant.description))
+    fixes_a_run: list[int] = []
+    for _ in range(80):
+        jobs = plan_runs(labs, None, 2, True, 1, 1, rng, 1, fix_share=0.4)
+        assert {f.id for f, _, _, v, _ in jobs if v is None} == {lab.id for lab in labs}
+        assert sum(1 for *_, v, solved in jobs if v is not None and not solved) == len(labs)
+        fixes = [(f.id, v.description) for f, _, _, v, solved in jobs if v is not None and solved]
+        fixes_a_run.append(len(fixes))
+        drawn.update(fixes)
     every = {(lab.id, v.description) for lab in labs if lab.variants for v in lab.variants.fixes}
     assert drawn == every
+    assert 0.3 * len(labs) < sum(fixes_a_run) / len(fixes_a_run) < 0.5 * len(labs)
 
 
 def test_all_fixes_when_asked() -> None:

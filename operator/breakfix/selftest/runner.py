@@ -544,10 +544,12 @@ def plan_runs(
     rng: random.Random,
     shortcuts_per_lab: int | None = None,
     exclusive_share: float = 1.0,
+    fix_share: float = 1.0,
 ) -> list[Job]:
     """The runs of a catalog self-test: (lab, seed, Lab name, variant, expected Solved).
     `exclusive_share` is the chance that an exclusive lab's variants (up to `node_variants`)
-    are tried at all this run: such a lab has the cluster to itself for minutes a run."""
+    are tried at all this run: such a lab has the cluster to itself for minutes a run.
+    `fix_share` is the chance that a namespace lab's other fixes (up to `fixes_per_lab`) are."""
     jobs: list[Job] = []
     for folder in labs:
         # With variants, one seed for the reference and each variant its own: as many values of
@@ -560,6 +562,8 @@ def plan_runs(
             fixes = list(folder.variants.fixes)
             if fixes_per_lab is not None:
                 fixes = rng.sample(fixes, min(fixes_per_lab, len(fixes)))
+            if not folder.spec.exclusive and rng.random() >= fix_share:
+                fixes = []
             shortcuts = list(folder.variants.shortcuts)
             if shortcuts_per_lab is not None and not folder.spec.exclusive:
                 shortcuts = rng.sample(shortcuts, min(shortcuts_per_lab, len(shortcuts)))
@@ -589,6 +593,7 @@ async def run_catalog(
     fixes_per_lab: int | None = None,
     shortcuts_per_lab: int | None = None,
     exclusive_share: float = 1.0,
+    fix_share: float = 1.0,
 ) -> list[Result]:
     """Every lab with each seed, then each variant once; exclusive labs run one at a time.
     `node_variants` caps the variants tried on an exclusive lab (shortcuts first: each also
@@ -596,7 +601,8 @@ async def run_catalog(
     `fixes_per_lab` tries at most that many of a lab's other fixes, drawn at random (every
     shortcut is still tried): the reference proves a lab solvable, and a budget that cannot
     hold every fix on every run still tries each of them over a few runs; `shortcuts_per_lab`
-    likewise for the shortcuts of namespace labs."""
+    likewise for the shortcuts of namespace labs, and `fix_share` is the chance that a namespace
+    lab's drawn fixes run at all."""
     rng = random.Random()
     jobs = plan_runs(
         labs,
@@ -608,6 +614,7 @@ async def run_catalog(
         rng,
         shortcuts_per_lab,
         exclusive_share,
+        fix_share,
     )
     gate = asyncio.Semaphore(parallel)
     exclusive = asyncio.Lock()
