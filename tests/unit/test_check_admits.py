@@ -14,6 +14,7 @@ from breakfix.checks.snapshot import (
     PodsAdmissionNeed,
     Snapshot,
 )
+from breakfix.kube.client import admission_refusal
 
 NS = "lab-t"
 POD = {
@@ -100,7 +101,30 @@ def test_wakes_on_the_cluster_scoped_kinds_that_decide() -> None:
         "Namespace",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "refusal"),
+    [
+        (403, 'pods "x" is forbidden: violates PodSecurity "restricted:latest"', True),
+        (422, "Pod is invalid: spec.containers: Required value", True),
+        # A webhook that cannot be called under failurePolicy: Fail refuses with a 500.
+        (
+            500,
+            'Internal error occurred: failed calling webhook "scan.lab-t.breakfix.dev": '
+            'no endpoints available for service "scanner"',
+            True,
+        ),
+        (500, "Internal error occurred: etcdserver: request timed out", False),
+        (403, 'pods is forbidden: User "x" cannot create resource "pods"', False),
+        (409, "already exists", False),
+        (503, "the server is currently unable to handle the request", False),
+    ],
+)
+def test_which_api_errors_are_admissions_answer(status: int, message: str, refusal: bool) -> None:
+    assert admission_refusal(status, message) is refusal
 
 
 def test_an_object_without_kind_is_refused_naming_it() -> None:

@@ -1,7 +1,8 @@
 """`admits`: the API server's admission chain, asked with a server-side dry run (`dryRun=All`,
 what `kubectl create --dry-run=server` does), would accept, or refuse, creating an object in the
 lab namespace. Every admission step answers as it would for a real create (Pod Security, a
-ValidatingAdmissionPolicy and its binding's actions, quotas, LimitRanges), and nothing is created.
+ValidatingAdmissionPolicy and its binding's actions, admission webhooks and their failure
+policies, quotas, LimitRanges), and nothing is created.
 With `pods: <selector>` the objects are the running pods themselves, each submitted again as it
 runs: admission judges pods only when they are created, so a pod started before a namespace was
 tightened keeps running although the namespace would refuse it now.
@@ -43,6 +44,11 @@ class AdmitsCheck(CheckType):
             ADMISSION,
             "validatingadmissionpolicybindings",
             kind="ValidatingAdmissionPolicyBinding",
+        ),
+        Reads(
+            ADMISSION,
+            "validatingwebhookconfigurations",
+            kind="ValidatingWebhookConfiguration",
         ),
     )
 
@@ -94,9 +100,14 @@ class AdmitsCheck(CheckType):
         return [self.admission_need(namespace)]
 
     def wakes_on(self, namespace: str) -> set[str]:
-        # Policies and bindings are cluster-scoped, and a namespace's labels choose its Pod
-        # Security level: none of them is in the lab namespace.
-        return {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+        # Policies, bindings and webhook configurations are cluster-scoped, and a namespace's
+        # labels choose its Pod Security level: none of them is in the lab namespace.
+        return {
+            "Namespace",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "ValidatingWebhookConfiguration",
+        }
 
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
         if self.pods is not None:

@@ -328,13 +328,7 @@ class Kube:
             await self.create(obj, namespace, dry_run=True)
         except ApiException as exc:
             message = _status_message(exc)
-            # Our own RBAC refusing, a namespace gone, a name taken or a server in trouble say
-            # nothing about what admission would do: no answer rather than a wrong one.
-            if (
-                exc.status in (401, 404, 409, 429)
-                or exc.status >= 500
-                or (exc.status == 403 and "cannot create resource" in message)
-            ):
+            if not admission_refusal(exc.status, message):
                 raise
             return AdmissionAnswer(False, message)
         return AdmissionAnswer(True)
@@ -388,6 +382,18 @@ class Kube:
             )
             return str(text)
         return ""
+
+
+def admission_refusal(status: int, message: str) -> bool:
+    """Whether an error answering a dry-run create is admission's refusal. Our own RBAC
+    refusing, a namespace gone, a name taken or a server in trouble say nothing about what
+    admission would do: no answer rather than a wrong one. A webhook that cannot be called under
+    `failurePolicy: Fail` is admission refusing, with a 500."""
+    if status >= 500:
+        return status == 500 and "failed calling webhook" in message
+    if status in (401, 404, 409, 429):
+        return False
+    return not (status == 403 and "cannot create resource" in message)
 
 
 def _status_message(exc: ApiException) -> str:

@@ -28,6 +28,8 @@ KIND_ORDER = [
     "PersistentVolume",
     "ClusterRole",
     "ClusterRoleBinding",
+    # Before the workloads whose creates it is to judge.
+    "ValidatingWebhookConfiguration",
     "ResourceQuota",
     "LimitRange",
     "ServiceAccount",

@@ -118,6 +118,15 @@ WATCHED = (
         "ValidatingAdmissionPolicyBinding",
         namespaced=False,
     ),
+    # An admission webhook answers creates as its configuration says (a failure policy, the
+    # namespaces it covers): a fix edits the configuration, and nothing else changes.
+    WatchedKind(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        namespaced=False,
+    ),
 )
 
 BY_API_KIND = {(w.api_version, w.kind): w for w in WATCHED}
