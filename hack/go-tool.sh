@@ -2,7 +2,7 @@
 # Builds a pinned Go program through the Go module proxy into a cache outside the work tree, once
 # per version. Prints the binary's path as its last line.
 #   hack/go-tool.sh helm | kind | actionlint | crictl | etcd | etcdctl | etcdutl | coredns |
-#                   kube-router | local-path-provisioner | traefik
+#                   kube-router | local-path-provisioner | traefik | metrics-server
 set -euo pipefail
 hack="$(cd "$(dirname "$0")" && pwd)"
 
@@ -84,7 +84,11 @@ func main() { etcdmain.Main(os.Args) }' ;;
   traefik) pkg=github.com/traefik/traefik/v3; version=v3.7.13; copymain=1; maindir=cmd/traefik
         ldflags="-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
         prepare=prepare_traefik; flavor=-lean ;;
-  *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|etcdctl|etcdutl|coredns|kube-router|local-path-provisioner|traefik" >&2
+  # Resource metrics (`kubectl top`, HorizontalPodAutoscalers): not in the node image, its
+  # image is loaded into a running cluster (hack/kind/metrics.py). Its Makefile's version flag.
+  metrics-server) pkg=sigs.k8s.io/metrics-server/cmd/metrics-server; version=v0.8.0
+        ldflags="-s -w -X k8s.io/client-go/pkg/version.gitVersion=$version" ;;
+  *) echo "usage: $0 helm|kind|actionlint|crictl|etcd|etcdctl|etcdutl|coredns|kube-router|local-path-provisioner|traefik|metrics-server" >&2
      exit 2 ;;
 esac
 name="$1"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import ingress
+import metrics
 
 import engine
 import nodeimage
@@ -140,8 +141,11 @@ def up(
             created(None)
         if routed:
             routed()
-        # A cluster made before the controller was part of it gets it now.
+        # A cluster made before the controller was part of it gets it now, and metrics-server.
         ingress.install(kubectl, local)
+        metrics.install(kubectl, local, load)
+        with step("waiting for metrics-server"):
+            metrics.wait(kubectl)
         return
     if exists():
         log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
@@ -191,7 +195,8 @@ def up(
     if routed:
         routed()
     ingress.install(kubectl, local)
-    with step("waiting for DNS, storage and the ingress controller"):
+    metrics.install(kubectl, local, load)
+    with step("waiting for DNS, storage, the ingress controller and metrics-server"):
         kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
         kubectl(
             "-n",
@@ -202,6 +207,7 @@ def up(
             "--timeout=180s",
         )
         ingress.wait(kubectl)
+        metrics.wait(kubectl)
     # Also in the user's kubeconfig, as kind does by default.
     run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
 

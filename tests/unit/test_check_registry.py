@@ -28,7 +28,7 @@ from breakfix.checks.snapshot import (
     ProbeNeed,
     RequestNeed,
 )
-from breakfix.kube.watched import BY_API_KIND, GET_ONLY
+from breakfix.kube.watched import BY_API_KIND, GET_ONLY, POLLED
 from breakfix.scenario.catalog import load_catalog
 from breakfix.scenario.render import render
 from tests.paths import LABS, ROOT
@@ -127,6 +127,11 @@ def test_kinds_named_by_resource_and_absent_checks_are_watched_and_granted() -> 
             assert (need.api_version, need.kind) in GET_ONLY, need
             plural = need.kind.lower() + "s"
             assert granted("", plural, "get") and not granted("", plural, "list")
+        elif isinstance(need, ObjectsNeed) and (need.api_version, need.kind) in POLLED:
+            # Served without a watch: read through the API, on a timer.
+            resource = POLLED[(need.api_version, need.kind)]
+            group = need.api_version.rpartition("/")[0]
+            assert granted(group, resource, "get") and granted(group, resource, "list")
         elif isinstance(need, ObjectsNeed):
             watched = BY_API_KIND.get((need.api_version, need.kind))
             assert watched is not None, f"{need.kind} is read by a lab but not cached"
@@ -170,3 +175,24 @@ def test_a_check_names_one_registered_type() -> None:
         Check.model_validate(
             {"name": "a", "description": "d", "podsReady": {"selector": {}, "min": 0}}
         )
+
+
+def test_checks_on_the_metrics_api_are_looked_at_again_on_a_timer() -> None:
+    """It serves no watch: nothing else would wake the lab when a pod's usage changes."""
+    metrics = Check.model_validate(
+        {
+            "name": "m",
+            "description": "d",
+            "resource": {
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "kind": "PodMetrics",
+                "selector": {"app": "x"},
+                "expect": {"(containers[0].usage.cpu)": "1m"},
+            },
+        }
+    )
+    pod = Check.model_validate(
+        {"name": "p", "description": "d", "resource": {"kind": "Pod", "name": "x"}}
+    )
+    assert metrics.body.recheck_every() == 15.0
+    assert pod.body.recheck_every() is None

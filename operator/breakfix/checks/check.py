@@ -98,7 +98,7 @@ def evaluate(check: Check, snapshot: Snapshot, namespace: str) -> CheckResult:
         )
     verdict = check.body.verdict(snapshot, namespace)
     recheck_at = verdict.recheck_at
-    every = type(check.body).recheck_seconds
+    every = check.body.recheck_every()
     if every is not None:
         recheck_at = min(recheck_at or float("inf"), snapshot.now + every)
     settle = type(check.body).settle_seconds

@@ -64,6 +64,11 @@ class CheckType(Model, ABC):
     old answer with nothing left to wake the lab. Asked again this long after the wake-up; never
     at rest."""
 
+    def recheck_every(self) -> float | None:
+        """How often this check is looked at again while its lab is graded, though no watch
+        event came (`recheck_seconds` for the type; an instance may need it for what it reads)."""
+        return type(self).recheck_seconds
+
     @abstractmethod
     def needs(self, namespace: str) -> list[Need]:
         """What must be gathered to grade this check for a lab living in `namespace`."""

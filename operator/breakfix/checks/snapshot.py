@@ -12,6 +12,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
     {
         "Namespace",
         "Node",
+        "NodeMetrics",
         "PersistentVolume",
         "StorageClass",
         "ClusterRole",

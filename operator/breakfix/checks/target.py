@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from breakfix.checks.diagnose import format_selector, labels_match, live, name_of
 from breakfix.checks.models import Model
 from breakfix.checks.snapshot import Need, Obj, ObjectsNeed, Snapshot, scope
+from breakfix.kube.watched import POLL_SECONDS, POLLED
 
 
 class Target(Model):
@@ -25,6 +26,11 @@ class Target(Model):
         "solve the lab: for a guard that must agree with a check asking the API live (an "
         "eviction, an access review).",
     )
+
+    def poll_seconds(self) -> float | None:
+        """How often what this check reads must be looked at again: only for kinds served
+        without a watch (the metrics API), whose changes wake no lab."""
+        return POLL_SECONDS if (self.api_version, self.kind) in POLLED else None
 
     @model_validator(mode="after")
     def _name_or_selector(self) -> Target:

@@ -49,6 +49,15 @@ class WatchedKind:
 # status, and a check that must see one reads the Secret it names (ObjectsNeed.names).
 GET_ONLY = frozenset({("v1", "Secret")})
 
+# Kinds served without a watch (the metrics API): read through the API at each grading, and a
+# check on them is looked at again this often while its lab is graded (metrics-server scrapes
+# every 15 s). Kind -> resource, for the RBAC the chart grants (get, list).
+POLLED = {
+    ("metrics.k8s.io/v1beta1", "PodMetrics"): "pods",
+    ("metrics.k8s.io/v1beta1", "NodeMetrics"): "nodes",
+}
+POLL_SECONDS = 15.0
+
 WATCHED = (
     WatchedKind("", "v1", "pods", "Pod"),
     WatchedKind("", "v1", "services", "Service"),
