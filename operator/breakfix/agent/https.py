@@ -28,13 +28,20 @@ def _http_answer(raw: bytes) -> tuple[int, str]:
     return int(parts[1]), body.decode("utf-8", "replace")
 
 
+def unverified() -> ssl.SSLContext:
+    """A client context that accepts any certificate: to read what a server presents, or a
+    component's health endpoint behind a self-signed one."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    return insecure
+
+
 async def presented(address: str, port: int, host: str) -> str:
     """Who the certificate the server presents for `host` names, for the learner to read."""
     from cryptography import x509
 
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
+    insecure = unverified()
     try:
         async with asyncio.timeout(REQUEST_SECONDS):
             _, writer = await asyncio.open_connection(

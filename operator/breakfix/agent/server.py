@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -40,7 +39,7 @@ from pydantic import ValidationError
 from breakfix.agent import changes
 from breakfix.agent.audit import audited
 from breakfix.agent.credentials import dry_run_patch, whoami
-from breakfix.agent.https import https_get
+from breakfix.agent.https import https_get, unverified
 from breakfix.agent.journal import ChangeError, Store, describe, due, readable
 from breakfix.agent.snapshots import inspect
 from breakfix.agent.units import UnitError
@@ -169,9 +168,7 @@ async def probe(request: web.Request) -> web.Response:
     if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK:
         return web.json_response({"error": "only http(s) URLs on the loopback"}, status=422)
     # Components serve their health endpoints with self-signed certificates.
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
+    insecure = unverified()
     try:
         timeout = aiohttp.ClientTimeout(total=3)
         async with (

@@ -18,9 +18,6 @@ class AbsentCheck(Target, CheckType):
     # Whatever kind the check names: the catalog test asserts the operator may read those.
     reads: ClassVar[tuple[Reads, ...]] = ()
 
-    def recheck_every(self) -> float | None:
-        return self.poll_seconds()
-
     expect: dict[str, Any] = Field(default_factory=dict)
     why: str | None = Field(
         None, description="Told to the learner when the check fails: why it must not exist."

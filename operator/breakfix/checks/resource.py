@@ -20,9 +20,6 @@ class ResourceCheck(Target, CheckType):
     # Whatever kind the check names: the catalog test asserts the operator may read those.
     reads: ClassVar[tuple[Reads, ...]] = ()
 
-    def recheck_every(self) -> float | None:
-        return self.poll_seconds()
-
     expect: dict[str, Any] = Field(default_factory=dict)
     match: Literal["all", "any"] = Field(
         "all", description="With a selector: every selected object must match, or at least one."

@@ -27,9 +27,10 @@ class Target(Model):
         "eviction, an access review).",
     )
 
-    def poll_seconds(self) -> float | None:
+    def recheck_every(self) -> float | None:
         """How often what this check reads must be looked at again: only for kinds served
-        without a watch (the metrics API), whose changes wake no lab."""
+        without a watch (the metrics API), whose changes wake no lab. Comes before
+        CheckType.recheck_every in the `resource` and `absent` types."""
         return POLL_SECONDS if (self.api_version, self.kind) in POLLED else None
 
     @model_validator(mode="after")

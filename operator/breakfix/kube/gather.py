@@ -151,10 +151,12 @@ async def gather(
         try:
             async with asyncio.timeout(FETCH_TIMEOUT_SECONDS):
                 if isinstance(need, ObjectsNeed) and need.names:
-                    found = [
-                        await kube.get(need.api_version, need.kind, name, need.namespace or None)
-                        for name in need.names
-                    ]
+                    found = await asyncio.gather(
+                        *(
+                            kube.get(need.api_version, need.kind, name, need.namespace or None)
+                            for name in need.names
+                        )
+                    )
                     snapshot.objects[need] = [o for o in found if o is not None]
                 elif isinstance(need, ObjectsNeed):
                     if need.fresh and confirm:
