@@ -29,6 +29,7 @@ from breakfix.checks.diagnose import live, name_of
 from breakfix.checks.models import Model
 from breakfix.checks.snapshot import CLUSTER_SCOPED_KINDS, Need, Obj, ObjectsNeed, Snapshot, scope
 from breakfix.kube.watched import GET_ONLY, WATCHED
+from breakfix.scenario.template import home_namespace, uid_key
 
 Seg = str | int
 Path = tuple[Seg, ...]
@@ -296,6 +297,9 @@ class ObjectRule(Model):
     api_version: str | None = Field(None, alias="apiVersion")
     kind: str
     name: str
+    namespace: str | None = Field(
+        None, description="For an object in another of the lab's namespaces (namespace.others)."
+    )
     may_change: list[str] = Field(
         default_factory=list,
         alias="mayChange",
@@ -330,14 +334,21 @@ class ObjectRule(Model):
         return value
 
     def key(self) -> str:
-        return f"{self.kind}/{self.name}"
+        return rule_key(self.kind, self.name, self.namespace)
+
+
+def rule_key(kind: str, name: str, namespace: str | None) -> str:
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
 class AddRule(Model):
-    """New objects of one kind a fix may create in the lab namespace."""
+    """New objects of one kind a fix may create in the lab namespace (or `namespace`)."""
 
     api_version: str = Field("v1", alias="apiVersion")
     kind: str
+    namespace: str | None = Field(
+        None, description="Another of the lab's namespaces (namespace.others) instead of its own."
+    )
     expect: dict[str, Any] = Field(
         default_factory=dict,
         description="A rule every new object of this kind must follow: an assertion tree, as "
@@ -359,15 +370,23 @@ class ProvisionedKeptCheck(CheckType):
         description="The manifests as rendered for this lab; attached when the scenario is "
         "rendered, never written by hand.",
     )
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="The lab's namespaces besides its own; attached when the scenario is rendered.",
+    )
     why: str | None = Field(None, description="Told to the learner for objects without a rule.")
 
     def _rules(self) -> dict[str, ObjectRule]:
         return {r.key(): r for r in self.objects}
 
-    def _need(self, api_version: str, kind: str, namespace: str) -> ObjectsNeed:
-        """How the provisioned objects of a kind are read: every one of the kind, or for kinds
-        the operator never lists (Secrets) the provisioned ones by name."""
-        where = scope(kind, None, namespace)
+    def _home(self, manifest: Obj, namespace: str) -> str:
+        return home_namespace(manifest, namespace, self.namespaces)
+
+    def _need(self, api_version: str, kind: str, where: str, namespace: str) -> ObjectsNeed:
+        """How the provisioned objects of a kind in one of the lab's namespaces (`where`) are
+        read: every one of the kind, or for kinds the operator never lists (Secrets) the
+        provisioned ones by name."""
+        where = scope(kind, None, where)
         if (api_version, kind) not in GET_ONLY:
             return ObjectsNeed(api_version, kind, where)
         names = sorted(
@@ -375,6 +394,7 @@ class ProvisionedKeptCheck(CheckType):
                 name_of(m)
                 for m in self.provisioned
                 if (m["apiVersion"], m["kind"]) == (api_version, kind)
+                and scope(kind, None, self._home(m, namespace)) == where
             }
         )
         return ObjectsNeed(api_version, kind, where, names=tuple(names))
@@ -382,12 +402,15 @@ class ProvisionedKeptCheck(CheckType):
     def needs(self, namespace: str) -> list[Need]:
         seen: dict[Need, None] = {ObjectsNeed("v1", "Namespace", ""): None}
         for m in self.provisioned:
-            seen.setdefault(self._need(m["apiVersion"], m["kind"], namespace))
-        for api_version, kind in (
-            *NEW_OBJECT_KINDS,
-            *((a.api_version, a.kind) for a in self.may_add),
-        ):
-            seen.setdefault(ObjectsNeed(api_version, kind, namespace))
+            home = self._home(m, namespace)
+            seen.setdefault(self._need(m["apiVersion"], m["kind"], home, namespace))
+        for where in (namespace, *self.namespaces):
+            for api_version, kind in (
+                *NEW_OBJECT_KINDS,
+                *((a.api_version, a.kind) for a in self.may_add),
+            ):
+                if kind not in CLUSTER_SCOPED_KINDS:
+                    seen.setdefault(ObjectsNeed(api_version, kind, where))
         return list(seen)
 
     def wakes_on(self, namespace: str) -> set[str]:
@@ -402,12 +425,13 @@ class ProvisionedKeptCheck(CheckType):
             self.provisioned,
             self._rules(),
             self.may_add,
-            lambda api_version, kind: live(
-                snapshot.objects.get(self._need(api_version, kind, namespace), [])
+            lambda api_version, kind, where: live(
+                snapshot.objects.get(self._need(api_version, kind, where, namespace), [])
             ),
             recorded_uids(snapshot, namespace),
             namespace,
             self.why,
+            self.namespaces,
         )
         if not problems:
             return Verdict(
@@ -432,25 +456,30 @@ def provisioned_problems(
     provisioned: list[Obj],
     rules: dict[str, ObjectRule],
     may_add: list[AddRule],
-    objects: Callable[[str, str], list[Obj]],
+    objects: Callable[[str, str, str], list[Obj]],
     uids: dict[str, str] | None,
     namespace: str,
     default_why: str | None = None,
+    others: list[str] | None = None,
 ) -> list[str]:
     """Every way the lab's objects differ from what was provisioned and allowed, as the learner
-    reads it. `objects(api_version, kind)` lists the live objects of a kind where the lab keeps
-    them; `uids` maps "Kind/name" to the uid recorded at provisioning."""
+    reads it. `objects(api_version, kind, namespace)` lists the live objects of a kind in one of
+    the lab's namespaces (its own, or one of `others`); `uids` maps "Kind/name" (and
+    "Kind/namespace/name" in the others) to the uid recorded at provisioning."""
+    others = others or []
     out: list[str] = []
-    mine: set[tuple[str, str]] = set()
+    mine: set[tuple[str, str, str]] = set()
     for manifest in provisioned:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        mine.add((kind, name))
-        rule = rules.get(f"{kind}/{name}") or ObjectRule(kind=kind, name=name)
+        home = home_namespace(manifest, namespace, others)
+        mine.add((kind, home, name))
+        elsewhere = None if home == namespace else home
+        rule = rules.get(rule_key(kind, name, elsewhere)) or ObjectRule(kind=kind, name=name)
         text = rule.why or rule.constraint or default_why
         why = f" ({text})" if text else ""
-        label = f"{kind} {name}"
+        label = f"{kind} {name}" if elsewhere is None else f"{kind} {home}/{name}"
         current = next(
-            (o for o in objects(manifest["apiVersion"], kind) if name_of(o) == name), None
+            (o for o in objects(manifest["apiVersion"], kind, home) if name_of(o) == name), None
         )
         if current is None:
             if not rule.may_delete:
@@ -460,7 +489,7 @@ def provisioned_problems(
         if rule.keep_uid and uids is None:
             out.append(f"{label}: namespace {namespace} does not record what was provisioned")
             continue
-        if rule.keep_uid and (uids or {}).get(f"{kind}/{name}") != uid:
+        if rule.keep_uid and (uids or {}).get(uid_key(kind, name, home, namespace)) != uid:
             out.append(
                 f"{label} was deleted and created again (its uid changed since the lab was "
                 f"provisioned); the task says to edit it, not to recreate it{why}"
@@ -473,15 +502,31 @@ def provisioned_problems(
             tuple(parse_path(p) for p in rule.exact),
         )
         out += [f"{label}: {c}{why}" for c in changes]
-    allowed = {(a.api_version, a.kind): a for a in may_add}
+    for where in (namespace, *others):
+        out += _new_objects(where, may_add, objects, mine, namespace, default_why)
+    return out
+
+
+def _new_objects(
+    where: str,
+    may_add: list[AddRule],
+    objects: Callable[[str, str, str], list[Obj]],
+    mine: set[tuple[str, str, str]],
+    namespace: str,
+    default_why: str | None,
+) -> list[str]:
+    """The objects a fix added in `where`, one of the lab's namespaces, that the task does not
+    allow there."""
+    out: list[str] = []
+    allowed = {(a.api_version, a.kind): a for a in may_add if (a.namespace or namespace) == where}
     for api_version, kind in dict.fromkeys((*NEW_OBJECT_KINDS, *allowed)):
         if kind in CLUSTER_SCOPED_KINDS:
             continue
-        for obj in objects(api_version, kind):
+        for obj in objects(api_version, kind, where):
             name = name_of(obj)
             meta = obj.get("metadata") or {}
             if (
-                (kind, name) in mine
+                (kind, where, name) in mine
                 or (kind, name) in NAMESPACE_DEFAULTS
                 or PROBE_LABEL in (meta.get("labels") or {})
                 # Made by a controller from an object that is itself judged (a Deployment's
@@ -492,12 +537,12 @@ def provisioned_problems(
             rule_add = allowed.get((api_version, kind))
             if rule_add is None:
                 out.append(
-                    f"{kind} {name} is new in {namespace}: the task lets a fix create no "
+                    f"{kind} {name} is new in {where}: the task lets a fix create no "
                     f"{kind} here{f' ({default_why})' if default_why else ''}"
                 )
                 continue
             mismatches = match(rule_add.expect, obj)
             if mismatches:
                 why = f" ({rule_add.why})" if rule_add.why else ""
-                out.append(f"{kind} {name} is new in {namespace}: {mismatches[0]}{why}")
+                out.append(f"{kind} {name} is new in {where}: {mismatches[0]}{why}")
     return out

@@ -35,6 +35,8 @@ from breakfix.kube.nodes import (
 )
 from breakfix.kube.provision import (
     apply_manifests,
+    claimed_by_other,
+    lab_namespaces,
     learner_cluster_access,
     learner_namespace_access,
     namespace_object,
@@ -283,8 +285,8 @@ class LabLoop:
 
     async def _act(self, action: Action, seen: Observed) -> Observed:
         match action:
-            case Subscribe(scenario, kinds):
-                self.signals.subscribe(self.name, scenario, kinds)
+            case Subscribe(scenario, kinds, namespaces):
+                self.signals.subscribe(self.name, scenario, kinds, namespaces)
             case PostEvent(type_, reason, message):
                 await self.post_event(type_, reason, message)
             case WriteStatus(status):
@@ -296,7 +298,7 @@ class LabLoop:
                 await revert_changes(self.kube, node_changes, self.agent)
                 await teardown(self.kube, self.namespace, cluster_objects)
                 if wait:
-                    await wait_gone(self.kube, self.namespace)
+                    await wait_gone(self.kube, lab_namespaces(self.namespace, cluster_objects))
             case Provision():
                 return replace(seen, provisioned=await self._provision(action))
             case Gather("symptoms", needs):
@@ -330,8 +332,22 @@ class LabLoop:
         started = time.monotonic()
         rendered, lab = action.rendered, dict(self.body)
         node_changes: list[dict[str, Any]] = []
+        others = rendered.other_namespaces
         try:
+            # From the watch cache: provisioning makes no extra request for a rare clash.
+            cached = {
+                ns["metadata"]["name"]: ns
+                for ns in self.indexes.get("cache_namespaces", {}).get("", ())
+            }
+            for name in (self.namespace, *others):
+                owner = claimed_by_other(cached.get(name), self.name)
+                if owner is not None:
+                    return Provisioned(
+                        [], [], error=f"namespace {name} belongs to Lab {owner}: rename this Lab"
+                    )
             await self.kube.apply(namespace_object(lab, self.namespace, rendered.namespace_labels))
+            for name, labels in others.items():
+                await self.kube.apply(namespace_object(lab, name, labels))
             changes = rendered.node_changes
             if changes is not None and action.node is not None:
                 # A provisioning tried again after a crash finds the add-on objects changed
@@ -348,12 +364,17 @@ class LabLoop:
                     await apply_on_host(self.agent, record, changes, self.name)
                     if changes.role == "control-plane" and changes.files:
                         self.control_plane_changed = self.control_plane_changed or time.monotonic()
-            cluster_objects = await apply_manifests(
-                self.kube, lab, self.namespace, rendered.manifests
+            # Listed with the cluster-scoped objects, so every teardown deletes them.
+            cluster_objects = [
+                {"apiVersion": "v1", "kind": "Namespace", "name": name} for name in others
+            ]
+            cluster_objects += await apply_manifests(
+                self.kube, lab, self.namespace, rendered.manifests, others
             )
             if action.learner:
-                for access in learner_namespace_access(action.learner, self.namespace):
-                    await self.kube.apply(access, self.namespace)
+                for name in (self.namespace, *others):
+                    for access in learner_namespace_access(action.learner, name):
+                        await self.kube.apply(access, name)
                 for access in learner_cluster_access(action.learner, lab, rendered.learner_rules):
                     await self.kube.apply(access)
             if node_changes:

@@ -16,18 +16,28 @@ class Signals:
         self._flags: dict[str, asyncio.Event] = {}
         self._kinds: dict[str, set[str]] = defaultdict(set)
         self._scenarios: dict[str, set[str]] = defaultdict(set)
+        # A lab's namespaces besides its own -> the lab.
+        self._namespaces: dict[str, str] = {}
         # Lab -> when a watch event last woke it (epoch seconds).
         self._woken: dict[str, float] = {}
 
     def flag(self, lab: str) -> asyncio.Event:
         return self._flags.setdefault(lab, asyncio.Event())
 
-    def subscribe(self, lab: str, scenario: str, cluster_kinds: Iterable[str]) -> None:
+    def subscribe(
+        self,
+        lab: str,
+        scenario: str,
+        cluster_kinds: Iterable[str],
+        namespaces: Iterable[str] = (),
+    ) -> None:
         """Replace what `lab` listens to besides its own namespace."""
         self.unsubscribe(lab, keep_flag=True)
         self._scenarios[scenario].add(lab)
         for kind in cluster_kinds:
             self._kinds[kind].add(lab)
+        for namespace in namespaces:
+            self._namespaces[namespace] = lab
 
     def unsubscribe(self, lab: str, keep_flag: bool = False) -> None:
         for table in (self._kinds, self._scenarios):
@@ -35,6 +45,8 @@ class Signals:
                 table[key].discard(lab)
                 if not table[key]:
                     del table[key]
+        for namespace in [n for n, owner in self._namespaces.items() if owner == lab]:
+            del self._namespaces[namespace]
         if not keep_flag:
             self._flags.pop(lab, None)
             self._woken.pop(lab, None)
@@ -48,7 +60,10 @@ class Signals:
         return self._woken.get(lab)
 
     def namespace(self, namespace: str) -> None:
-        if namespace.startswith(NAMESPACE_PREFIX):
+        owner = self._namespaces.get(namespace)
+        if owner is not None:
+            self.lab(owner)
+        elif namespace.startswith(NAMESPACE_PREFIX):
             self.lab(namespace[len(NAMESPACE_PREFIX) :])
 
     def kind(self, kind: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from breakfix import (
@@ -17,6 +18,7 @@ from breakfix import (
 )
 from breakfix.kube.client import ApiException, Kube
 from breakfix.lab.models import Learner
+from breakfix.scenario.template import home_namespace, uid_key
 
 Obj = dict[str, Any]
 
@@ -94,6 +96,15 @@ def namespace_object(lab: Obj, namespace: str, labels: dict[str, str]) -> Obj:
             "ownerReferences": [owner_reference(lab)],
         },
     }
+
+
+def claimed_by_other(namespace: Obj | None, lab: str) -> str | None:
+    """The other Lab a namespace of this name belongs to, if any: a Lab `a-b` and the other
+    namespace `b` of a Lab `a` would both be `lab-a-b`."""
+    if namespace is None:
+        return None
+    owner = ((namespace.get("metadata") or {}).get("labels") or {}).get(LAB_LABEL)
+    return owner if owner is not None and owner != lab else None
 
 
 def learner_subject(learner: Learner) -> Obj:
@@ -182,27 +193,31 @@ def learner_cluster_access(learner: Learner, lab: Obj, rules: list[Obj] | None =
     return [role, binding]
 
 
-async def apply_manifests(kube: Kube, lab: Obj, namespace: str, manifests: list[Obj]) -> list[Obj]:
-    """Apply every manifest; returns references to the cluster-scoped objects created."""
+async def apply_manifests(
+    kube: Kube, lab: Obj, namespace: str, manifests: list[Obj], others: Iterable[str] = ()
+) -> list[Obj]:
+    """Apply every manifest, in the lab namespace or the other one of `others` it names;
+    returns references to the cluster-scoped objects created."""
     cluster_objects = []
     uids: dict[str, str] = {}
+    others = list(others)
     for manifest in apply_order(manifests):
         obj = copy.deepcopy(manifest)
         meta = obj.setdefault("metadata", {})
         meta.setdefault("labels", {}).update(lab_labels(lab))
         res = await kube.resource(obj["apiVersion"], obj["kind"])
         if res.namespaced:
-            meta["namespace"] = namespace
+            meta["namespace"] = home_namespace(obj, namespace, others)
         else:
             # Cluster-scoped objects die with the Lab too, and are listed in its status.
             meta["ownerReferences"] = [owner_reference(lab)]
             cluster_objects.append(
                 {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"]}
             )
-        applied = await kube.apply(obj, namespace if res.namespaced else None)
+        applied = await kube.apply(obj, meta["namespace"] if res.namespaced else None)
         uid = (applied or {}).get("metadata", {}).get("uid")
         if uid:
-            uids[f"{obj['kind']}/{meta['name']}"] = str(uid)
+            uids[uid_key(obj["kind"], meta["name"], meta.get("namespace"), namespace)] = str(uid)
     # What was provisioned, by identity: `identityKept` checks compare with it, so "edit it, do
     # not delete and recreate it" is enforced. Kept on the lab's own namespace, which lives
     # exactly as long as these objects.
@@ -229,9 +244,13 @@ LEARNER_CLUSTER_KINDS = [
 ]
 
 
-async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> None:
-    """Delete the lab namespace and the cluster-scoped objects; pods go at once, without grace,
-    so a reset does not wait for containers that ignore SIGTERM."""
+def lab_namespaces(namespace: str, cluster_objects: list[Obj]) -> list[str]:
+    """The lab namespace and the other namespaces it provisioned (listed with its
+    cluster-scoped objects)."""
+    return [namespace] + [r["name"] for r in cluster_objects if r.get("kind") == "Namespace"]
+
+
+async def _delete_pods(kube: Kube, namespace: str) -> None:
     try:
         pods = await kube.list_objects("v1", "Pod", namespace)
     except ApiException:
@@ -239,6 +258,13 @@ async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> No
     await asyncio.gather(
         *(kube.delete("v1", "Pod", p["metadata"]["name"], namespace, grace_seconds=0) for p in pods)
     )
+
+
+async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> None:
+    """Delete the lab's namespaces and the cluster-scoped objects; pods go at once, without
+    grace, so a reset does not wait for containers that ignore SIGTERM."""
+    namespaces = lab_namespaces(namespace, cluster_objects)
+    await asyncio.gather(*(_delete_pods(kube, ns) for ns in namespaces))
     await kube.delete("v1", "Namespace", namespace)
     for ref in cluster_objects:
         await kube.delete(ref["apiVersion"], ref["kind"], ref["name"])
@@ -248,10 +274,11 @@ async def teardown(kube: Kube, namespace: str, cluster_objects: list[Obj]) -> No
             await kube.delete(api_version, kind, obj["metadata"]["name"])
 
 
-async def wait_gone(kube: Kube, namespace: str, timeout: float = 180.0) -> bool:
+async def wait_gone(kube: Kube, namespaces: list[str], timeout: float = 180.0) -> bool:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        if await kube.get("v1", "Namespace", namespace) is None:
+        found = await asyncio.gather(*(kube.get("v1", "Namespace", ns) for ns in namespaces))
+        if all(f is None for f in found):
             return True
         await asyncio.sleep(0.5)
     return False

@@ -31,10 +31,13 @@ async def apply_solution(
             if shell is None:
                 raise NodeShellError("an onNode step, but the lab names no node shell")
             await run_on_node(shell, step.on_node)
-        elif step.apply is not None and create_first:
-            await kube.create_or_apply(step.apply, namespace, field_manager=LEARNER_MANAGER)
         elif step.apply is not None:
-            await kube.apply(step.apply, namespace, field_manager=LEARNER_MANAGER)
+            # As kubectl: the object's own namespace (another of the lab's), else the lab's.
+            ns = (step.apply.get("metadata") or {}).get("namespace") or namespace
+            if create_first:
+                await kube.create_or_apply(step.apply, ns, field_manager=LEARNER_MANAGER)
+            else:
+                await kube.apply(step.apply, ns, field_manager=LEARNER_MANAGER)
         elif step.patch is not None:
             p = step.patch
             if p.subresource == "status" and isinstance(p.patch, dict):

@@ -25,6 +25,8 @@ class Subscribe:
 
     scenario: str
     cluster_kinds: frozenset[str] = frozenset()
+    # The lab's namespaces besides its own, whose every change wakes it too.
+    namespaces: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,9 @@ def decide(seen: Observed, timing: Timing = Timing()) -> Decision:
     kinds = wake_kinds(rendered.symptoms + rendered.checks, namespace)
     if scenario.node_changes is not None:
         kinds.add("Node")
-    step.actions[subscribed] = Subscribe(spec.scenario, frozenset(kinds))
+    step.actions[subscribed] = Subscribe(
+        spec.scenario, frozenset(kinds), frozenset(rendered.other_namespaces)
+    )
 
     decided = _provisioning(step, spec, rendered, node, namespace)
     if decided is not None:

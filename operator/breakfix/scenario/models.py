@@ -365,8 +365,27 @@ class NodeChanges(Model):
         return bool(self.files or self.services or self.restart_containers)
 
 
+class OtherNamespace(Model):
+    """A namespace of the story besides the lab's own (another team's backend, a shared
+    gateway): `lab-<lab>-<name>`, `{{ namespaces.<name> }}` in templates. A manifest that names
+    it in `metadata.namespace` goes there; the learner is admin of it as of the lab's own, and
+    it goes with the Lab."""
+
+    name: str = Field(pattern=r"^[a-z]([-a-z0-9]{0,10}[a-z0-9])?$")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class NamespaceSpec(Model):
     labels: dict[str, str] = Field(default_factory=dict)
+    others: list[OtherNamespace] = Field(default_factory=list)
+
+    @field_validator("others")
+    @classmethod
+    def _unique(cls, value: list[OtherNamespace]) -> list[OtherNamespace]:
+        names = [o.name for o in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names must be unique: {names}")
+        return value
 
 
 class Timeouts(Model):
@@ -402,12 +421,15 @@ class Invariants(Model):
     def general_constraint(self) -> str:
         if self.constraint:
             return self.constraint
-        kinds = ", ".join(dict.fromkeys(a.kind for a in self.may_add))
+        kinds = ", ".join(dict.fromkeys(a.kind for a in self.may_add if a.namespace is None))
         new = (
             f"the only new objects a fix may create in `{{{{ namespace }}}}` are of kind {kinds}"
             if kinds
             else "do not create other objects in `{{ namespace }}`"
         )
+        for where in dict.fromkeys(a.namespace for a in self.may_add if a.namespace):
+            there = ", ".join(dict.fromkeys(a.kind for a in self.may_add if a.namespace == where))
+            new += f"; in `{where}`, only of kind {there}"
         return (
             "Change only what the fix needs: everything else the lab created stays as it was "
             f"provisioned, and {new}."
@@ -540,7 +562,10 @@ class ScenarioSpec(Model):
     ) -> list[dict[str, Any]]:
         """Checks may hold templates anywhere ("{{ port }}" for a number), so they are validated
         as they render for a probe seed; the error names the check and the field."""
-        context = probe_context(info.data.get("variables") or [])
+        namespace = info.data.get("namespace")
+        context = probe_context(
+            info.data.get("variables") or [], namespace.others if namespace else ()
+        )
         names = []
         for index, raw in enumerate(value):
             where = f"{info.field_name}[{index}]"
@@ -585,7 +610,7 @@ class ScenarioSpec(Model):
     def _consistent(self) -> ScenarioSpec:
         # Every template must render, not just the checks: a stray `{#` in a shell command is
         # a Jinja comment, and `validate` should say so rather than the first lab that uses it.
-        context = probe_context(self.variables)
+        context = probe_context(self.variables, self.namespace.others)
         render_text(self.stated_task(), context, "task")
         rendered = [
             render_tree(
@@ -635,9 +660,9 @@ class ScenarioSpec(Model):
             name = render_text(rule.name, context, f"{where}.name")
             if (rule.kind, name) not in provisioned:
                 raise ValueError(f"{where}: the lab provisions no {rule.kind} named {rule.name}")
-            if (rule.kind, name) in seen:
+            if (rule.kind, rule.namespace, name) in seen:
                 raise ValueError(f"{where}: a second rule for {rule.kind} {rule.name}")
-            seen.add((rule.kind, name))
+            seen.add((rule.kind, rule.namespace, name))
 
 
 def manifest_dicts(spec: ScenarioSpec) -> list[dict[str, Any]]:

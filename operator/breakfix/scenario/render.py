@@ -24,9 +24,13 @@ from breakfix.scenario.template import (
     RenderError,
     derive_variables,
     namespace_for,
+    other_namespace,
     render_text,
     render_tree,
 )
+
+# A namespace's name is a DNS label.
+NAMESPACE_MAX = 63
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class RenderedScenario:
     node_changes: NodeChanges | None = None
     # RBAC rules the learner holds cluster-wide while the lab runs (`learnerRights`).
     learner_rules: list[dict[str, Any]] = field(default_factory=list)
+    # The lab's namespaces besides its own (`namespace.others`), with their labels.
+    other_namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def lab_context(
@@ -58,6 +64,7 @@ def lab_context(
         **derive_variables(spec.variables, scenario, seed),
         "lab": lab,
         "namespace": namespace_for(lab),
+        "namespaces": {o.name: other_namespace(lab, o.name) for o in spec.namespace.others},
         "scenario": scenario,
         "seed": seed,
         "node": node or "node",
@@ -76,6 +83,15 @@ def render(
     """`node` is the node an exclusive lab changes, `shell` the command that opens a shell there
     (`lab.nodes.shell_command`)."""
     context = lab_context(spec, scenario, lab, seed, node, shell)
+    for i, other in enumerate(spec.namespace.others):
+        name = other_namespace(lab, other.name)
+        if len(name) > NAMESPACE_MAX:
+            longest = NAMESPACE_MAX - len(other_namespace("", other.name))
+            raise RenderError(
+                f"namespace.others[{i}]: the lab's namespace {name} would be longer than "
+                f"{NAMESPACE_MAX} characters; a Lab of scenario {scenario} needs a name of at "
+                f"most {longest} characters"
+            )
     checks = _render_checks(spec.checks, context, "checks")
     manifests = [
         render_tree(m, context, f"manifests[{i}]") for i, m in enumerate(manifest_dicts(spec))
@@ -85,6 +101,7 @@ def render(
         # here: the provisioned state this lab's objects are compared with.
         guard = render_tree(spec.invariants.check([]), context, "invariants")
         guard[ProvisionedKeptCheck.key]["provisioned"] = manifests
+        guard[ProvisionedKeptCheck.key]["namespaces"] = list(context["namespaces"].values())
         checks.append(Check.model_validate(guard))
     symptoms = _render_checks(spec.symptoms, context, "symptoms")
     return RenderedScenario(
@@ -115,6 +132,13 @@ def render(
                 spec.solution.model_dump(by_alias=True, exclude_none=True), context, "solution"
             )
         ),
+        other_namespaces={
+            other_namespace(lab, o.name): {
+                k: str(v)
+                for k, v in render_tree(o.labels, context, f"namespace.others[{i}].labels").items()
+            }
+            for i, o in enumerate(spec.namespace.others)
+        },
         learner_rules=[
             LearnerRule.model_validate(
                 render_tree(r.model_dump(by_alias=True), context, f"learnerRights[{i}]")

@@ -6,6 +6,7 @@ import base64
 import functools
 import random
 import string
+from collections.abc import Iterable
 from typing import Any
 
 import jinja2
@@ -112,12 +113,31 @@ def namespace_for(lab: str) -> str:
     return f"lab-{lab}"
 
 
-def probe_context(variables: list[Any]) -> dict[str, Any]:
+def other_namespace(lab: str, name: str) -> str:
+    """A namespace of the lab besides its own (`namespace.others` in lab.yaml)."""
+    return f"{namespace_for(lab)}-{name}"
+
+
+def home_namespace(manifest: dict[str, Any], namespace: str, others: Iterable[str]) -> str:
+    """Where a namespaced manifest of the lab lives: the other lab namespace it names, or the
+    lab's own whatever else it says."""
+    named = (manifest.get("metadata") or {}).get("namespace")
+    return named if named in set(others) else namespace
+
+
+def uid_key(kind: str, name: str, where: str | None, namespace: str) -> str:
+    """How the uid of a provisioned object is recorded: `Kind/name` in the lab namespace (and
+    for cluster-scoped objects), `Kind/namespace/name` in another of the lab's namespaces."""
+    return f"{kind}/{name}" if where in (None, namespace) else f"{kind}/{where}/{name}"
+
+
+def probe_context(variables: list[Any], others: Iterable[Any] = ()) -> dict[str, Any]:
     """A context to validate templates offline: seed 0 and a placeholder lab."""
     return {
         **derive_variables(variables, "probe", 0),
         "lab": "probe",
         "namespace": namespace_for("probe"),
+        "namespaces": {o.name: other_namespace("probe", o.name) for o in others},
         "scenario": "probe",
         "seed": 0,
         "node": "node",

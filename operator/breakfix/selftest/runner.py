@@ -27,7 +27,7 @@ from breakfix.lab.conditions import lab_condition, ready_or_stuck
 from breakfix.lab.nodes import changes_recorded, holder
 from breakfix.lab.object_changes import value_at
 from breakfix.scenario.catalog import LabFolder
-from breakfix.scenario.models import Solution, Variant
+from breakfix.scenario.models import ScenarioSpec, Solution, Variant
 from breakfix.scenario.render import lab_context, render, render_steps
 from breakfix.scenario.template import namespace_for, render_text
 
@@ -552,12 +552,13 @@ def plan_runs(
     `fix_share` is the chance that a namespace lab's other fixes (up to `fixes_per_lab`) are."""
     jobs: list[Job] = []
     for folder in labs:
+        stem = f"selftest-{folder.id[: _id_room(folder.spec)]}"
         # With variants, one seed for the reference and each variant its own: as many values of
         # the lab's variables are tried as with more reference runs, in fewer runs.
         count = 1 if variants and folder.variants else seeds_per_lab
         lab_seeds = seeds or rng.sample(range(1, 100_000), count)
         for index, seed in enumerate(lab_seeds):
-            jobs.append((folder, seed, f"selftest-{folder.id[:40]}-{index}", None, True))
+            jobs.append((folder, seed, f"{stem}-{index}", None, True))
         if variants and folder.variants:
             fixes = list(folder.variants.fixes)
             if fixes_per_lab is not None:
@@ -577,8 +578,16 @@ def plan_runs(
                     tried = []
             for index, (variant, solved) in enumerate(tried):
                 seed = lab_seeds[0] if count > 1 else rng.randrange(1, 100_000)
-                jobs.append((folder, seed, f"selftest-{folder.id[:40]}-v{index}", variant, solved))
+                jobs.append((folder, seed, f"{stem}-v{index}", variant, solved))
     return jobs
+
+
+def _id_room(spec: ScenarioSpec) -> int:
+    """How much of a lab's id its self-test Lab names hold: 40 characters (with `selftest-` and
+    `-v12`, 53 of the 59 a Lab name may have), less what the names of the lab's other
+    namespaces (`lab-<lab>-<other>`) need beyond the 6 left."""
+    longest = max((len(o.name) + 1 for o in spec.namespace.others), default=0)
+    return 40 - max(0, longest - 6)
 
 
 async def run_catalog(
