@@ -13,6 +13,7 @@ from types import ModuleType
 import pytest
 import yaml
 
+from tests.paths import ROOT
 from tests.unit.test_kind_setup import KIND, load
 
 
@@ -89,3 +90,18 @@ def test_the_manifest_serves_the_node_port_the_nodes_pull_from(registry: ModuleT
     assert "nodePort: REGISTRY_NODE_PORT" in text
     assert "image: REGISTRY_IMAGE" in text
     assert f"localhost:{registry.NODE_PORT}" == registry.HOST
+
+
+def test_the_lab_hands_out_the_registry_credential(registry: ModuleType) -> None:
+    """image-pull-secret-missing's Secret and image are the ones `up` makes: a lab whose
+    credential drifted from the registry's would be broken for a reason its task does not tell."""
+    lab = ROOT / "labs/image-pull-secret-missing"
+    docs = [d for d in yaml.safe_load_all((lab / "manifests/app.yaml").read_text()) if d]
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    decoded = base64.b64decode(secret["data"][".dockerconfigjson"]).decode()
+    assert json.loads(decoded) == json.loads(registry.dockerconfigjson())
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"{registry.HOST}/{registry.APP}:{registry.APP_TAG}"
+    assert container["imagePullPolicy"] == "Always"
