@@ -14,6 +14,7 @@ from typing import Any
 
 import ingress
 import metrics
+import registry
 
 import engine
 import nodeimage
@@ -141,11 +142,15 @@ def up(
             created(None)
         if routed:
             routed()
-        # A cluster made before the controller was part of it gets it now, and metrics-server.
+        # A cluster made before the controller was part of it gets it now, and metrics-server,
+        # and the registry (whose emptyDir may have lost the labs' image with its pod).
         ingress.install(kubectl, local)
         metrics.install(kubectl, local, load)
-        with step("waiting for metrics-server"):
+        registry.install(kubectl, local, load, _nodes())
+        with step("waiting for metrics-server and the registry"):
             metrics.wait(kubectl)
+            registry.wait(kubectl)
+        registry.push(kubectl, local)
         return
     if exists():
         log(f"kind cluster {NAME} exists but is not healthy: deleting it first")
@@ -196,7 +201,8 @@ def up(
         routed()
     ingress.install(kubectl, local)
     metrics.install(kubectl, local, load)
-    with step("waiting for DNS, storage, the ingress controller and metrics-server"):
+    registry.install(kubectl, local, load, _nodes())
+    with step("waiting for DNS, storage, the ingress controller, metrics-server and the registry"):
         kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
         kubectl(
             "-n",
@@ -208,6 +214,8 @@ def up(
         )
         ingress.wait(kubectl)
         metrics.wait(kubectl)
+        registry.wait(kubectl)
+    registry.push(kubectl, local)
     # Also in the user's kubeconfig, as kind does by default.
     run([kind(), "export", "kubeconfig", "--name", NAME], capture=True, check=False)
 
@@ -328,9 +336,13 @@ def _keep_dns_local() -> None:
             kubectl("-n", "kube-system", "rollout", "restart", "deployment/coredns")
 
 
+def _nodes() -> list[str]:
+    return run([kind(), "get", "nodes", "--name", NAME], capture=True).stdout.split()
+
+
 def load(image: str) -> None:
     """Into every node: the operator runs on a worker, the node agent on every node."""
-    nodes = run([kind(), "get", "nodes", "--name", NAME], capture=True).stdout.split()
+    nodes = _nodes()
     with step(f"loading {image} into {', '.join(sorted(nodes))}"):
         run([kind(), "load", "docker-image", "--name", NAME, image], capture=True)
 
