@@ -44,6 +44,8 @@ class Shared:
     steps: asyncio.Semaphore = field(init=False)
     # Lab name -> the generation last seen, to wake a lab on spec changes only.
     generations: dict[str, int | None] = field(default_factory=dict)
+    # Lab name -> its running loop.
+    loops: dict[str, LabLoop] = field(default_factory=dict)
     # The caches of the informed kinds (kube/informer.py), by index id, and their tasks.
     informers: dict[str, Informer] = field(default_factory=dict)
     informer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -193,6 +195,9 @@ async def lab_changed(
     if type == "DELETED":
         state.generations.pop(name, None)
         return
+    loop = state.loops.get(name)
+    if loop is not None:
+        loop.share_written()
     generation = meta.get("generation")
     if meta.get("deletionTimestamp") or state.generations.get(name) != generation:
         state.generations[name] = generation
@@ -344,7 +349,12 @@ async def lab(
         agent=state.agent,
         steps=state.steps,
     )
-    await loop.run(lambda: bool(stopped), lambda: stopped.wait())
+    state.loops[loop.name] = loop
+    try:
+        await loop.run(lambda: bool(stopped), lambda: stopped.wait())
+    finally:
+        if state.loops.get(loop.name) is loop:
+            del state.loops[loop.name]
 
 
 class ScenarioIndex(Mapping[str, Any]):
