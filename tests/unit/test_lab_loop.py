@@ -17,8 +17,6 @@ from breakfix.controller.lab_loop import (
     RETRY_MAX_SECONDS,
     LabLoop,
     LoopSettings,
-    fenced_at_once,
-    in_burst,
     retry_delay,
     solves,
     status_patch,
@@ -281,36 +279,6 @@ def test_only_a_grading_that_read_fresh_needs_has_anything_to_confirm() -> None:
     assert not reads_fresh(Snapshot(now=0, objects={pods: []}))
     assert reads_fresh(Snapshot(now=0, objects={pods: [], roles: []}))
     assert reads_fresh(Snapshot(now=0, errors={roles: "the API server does not answer"}))
-
-
-def test_a_lab_not_solved_yet_reads_its_fresh_needs_fenced_from_the_first_gathering() -> None:
-    from breakfix.checks.snapshot import AccessNeed, ObjectsNeed
-
-    pods = ObjectsNeed("v1", "Pod", "lab-t")
-    roles = ObjectsNeed("rbac.authorization.k8s.io/v1", "Role", "", fresh=True)
-    solved = {"conditions": [{"type": "Solved", "status": "True"}]}
-    assert fenced_at_once([pods, roles], {})
-    assert fenced_at_once([roles], {"conditions": [{"type": "Solved", "status": "False"}]})
-    # Nothing fresh to read, or solved already (a grading that keeps it so is never confirmed).
-    assert not fenced_at_once([pods], {})
-    assert not fenced_at_once([pods, roles], solved)
-    access = AccessNeed("u", ("g",), "get", "pods", "", "", "", "lab-t")
-    assert not fenced_at_once([access], {})
-
-
-def test_a_fix_of_two_objects_is_graded_at_once_and_a_rollout_burst_is_debounced() -> None:
-    from collections import deque
-
-    graded: deque[float] = deque(maxlen=3)
-    graded.append(100.0)  # provisioned and graded long ago
-    graded.append(200.0)  # a Role created: graded at once
-    assert not in_burst(graded, 200.02, 1.0)  # its RoleBinding a moment later: at once too
-    graded.append(200.03)
-    # Three gradings within a second (pods of a rollout come and go): the next waits.
-    assert not in_burst(graded, 200.5, 1.0)
-    graded.append(200.5)
-    assert in_burst(graded, 200.6, 1.0)
-    assert not in_burst(graded, 201.2, 1.0)
 
 
 async def test_the_status_written_is_kept_once_when_the_watch_brings_it_back() -> None:

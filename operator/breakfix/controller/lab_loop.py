@@ -15,13 +15,12 @@ import logging
 import os
 import random
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from breakfix import API_VERSION
-from breakfix.checks.snapshot import Need, ObjectsNeed, Snapshot
+from breakfix.checks.snapshot import ObjectsNeed, Snapshot
 from breakfix.controller import metrics
 from breakfix.controller.signals import Signals
 from breakfix.kube.agent import AgentClient, AgentError
@@ -70,12 +69,10 @@ EventPoster = Callable[[str, str, str], Awaitable[None]]
 class LoopSettings:
     safety_seconds: float = 300.0
     debounce_seconds: float = 0.05
-    # A wake-up after `burst_steps` gradings within `burst_seconds` is part of a burst (a
-    # rollout emits dozens of events): it waits up to `debounce_seconds` for the burst to
-    # pause. Others are graded at once: a fixed debounce cost every fix its whole length, and
-    # one after the first grading cost every fix of two objects (a Role, then its binding).
+    # A wake-up this soon after the last grading is part of a burst (a rollout emits dozens of
+    # events): it waits `debounce_seconds` for the burst to pause. One after a quiet spell (a
+    # learner's fix) is graded at once: a fixed debounce cost every fix its whole length.
     burst_seconds: float = 1.0
-    burst_steps: int = 3
     # Lab steps in flight at once, across all labs. Unbounded, 500 labs starting together
     # (an operator restart, a class arriving) held 500 sets of API answers in memory at once:
     # the chart's 384 MiB limit killed the operator, which then met the same burst again; and
@@ -100,20 +97,6 @@ def reads_fresh(snapshot: Snapshot) -> bool:
     when it confirms, so it has nothing to confirm."""
     return any(need.fresh for need in snapshot.objects) or any(
         isinstance(need, ObjectsNeed) and need.fresh for need in snapshot.errors
-    )
-
-
-def in_burst(graded: deque[float], now: float, burst_seconds: float) -> bool:
-    """Whether the lab was graded as many times as `graded` holds within `burst_seconds`."""
-    return len(graded) == graded.maxlen and now - graded[0] < burst_seconds
-
-
-def fenced_at_once(needs: Iterable[Need], written: Status) -> bool:
-    """Whether a grading reads its fresh needs as they are now from the start: a lab not solved
-    yet whose checks read some (a solving grading is confirmed that way anyway, and gathering it
-    from the cache first cost every such fix a second gathering)."""
-    return not is_true(written, reasons.SOLVED) and any(
-        isinstance(need, ObjectsNeed) and need.fresh for need in needs
     )
 
 
@@ -198,8 +181,6 @@ class LabLoop:
         # an event with nobody listening would leave the lab waiting for its safety timer.
         self.signals.flag(self.name)
         failures = 0
-        # When the last few gradings ended (monotonic), to tell a burst of events from a fix.
-        graded: deque[float] = deque(maxlen=self.settings.burst_steps)
         try:
             while not stopped():
                 try:
@@ -222,11 +203,9 @@ class LabLoop:
                         f"poll:{self.name}", self.settings.poll_seconds, stop_waiter()
                     )
                     continue
-                graded.append(time.monotonic())
+                graded = time.monotonic()
                 await self.signals.wait(self.name, wake_at - time.time(), stop_waiter())
-                if not stopped() and in_burst(
-                    graded, time.monotonic(), self.settings.burst_seconds
-                ):
+                if not stopped() and time.monotonic() - graded < self.settings.burst_seconds:
                     await self.signals.wait(self.name, self.settings.debounce_seconds, None)
         finally:
             self.signals.unsubscribe(self.name)
@@ -306,7 +285,7 @@ class LabLoop:
 
     def _stage(self, action: Action) -> str | None:
         match action:
-            case Gather("checks", needs) if self.confirming or fenced_at_once(needs, self.written):
+            case Gather("checks", _) if self.confirming:
                 return "confirm"
             case Gather(purpose, _):
                 return purpose
@@ -345,10 +324,6 @@ class LabLoop:
                     ),
                 )
             case Gather("checks", needs):
-                if fenced_at_once(needs, self.written):
-                    # What a confirmation would read, read now: the grading that solves the lab
-                    # is then this one, not a second gathering after it.
-                    self.confirming = True
                 return replace(
                     seen,
                     checks=await gather(
