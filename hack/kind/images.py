@@ -120,6 +120,10 @@ def node_base(base: str, crictl: Path) -> str:
     return ref
 
 
+# What an image was built from (a digest of its inputs): rebuilt only when that changed.
+INPUTS_LABEL = "dev.breakfix.inputs"
+
+
 def label(ref: str, name: str) -> str | None:
     out = run([docker(), "image", "inspect", "-f", f'{{{{index .Config.Labels "{name}"}}}}', ref],
               capture=True, check=False)  # fmt: skip
@@ -131,7 +135,7 @@ def binary(ref: str, binaries: list[Path], base: str = "scratch", entrypoint: st
     images are; kubeadm's manifests name the command, coredns and pause use the entrypoint."""
     # The tag is kubeadm's, fixed: the label tells an image of other binaries (an older build).
     key = _digest(base, entrypoint, *binaries)
-    if label(ref, "dev.breakfix.inputs") == key:
+    if label(ref, INPUTS_LABEL) == key:
         return
     with _context() as ctx:
         (ctx / "bin").mkdir()
@@ -141,7 +145,7 @@ def binary(ref: str, binaries: list[Path], base: str = "scratch", entrypoint: st
             f"FROM {base}",
             "COPY bin/ /usr/local/bin/",
             "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
-            f"LABEL dev.breakfix.inputs={key}",
+            f"LABEL {INPUTS_LABEL}={key}",
         ]
         if entrypoint:
             lines.append(f'ENTRYPOINT ["/usr/local/bin/{entrypoint}"]')

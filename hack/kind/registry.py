@@ -46,7 +46,6 @@ APP_PAGE = (
     f"<h1>shop</h1>\n<p>{APP}:{APP_TAG}, from the team's private registry</p>\n"
 )
 CERTS_D = "/etc/containerd/certs.d"
-INPUTS_LABEL = "dev.breakfix.inputs"
 # Debian's programs: the registry (for its image) and skopeo (to push without a daemon's trust).
 SERVER = {"/usr/bin/docker-registry": "docker-registry"}
 SKOPEO = {"/usr/bin/skopeo": "skopeo"}
@@ -82,7 +81,7 @@ def needs_push(remote_inspect: str | None, key: str) -> bool:
         labels = json.loads(remote_inspect).get("Labels") or {}
     except ValueError:
         return True
-    return bool(labels.get(INPUTS_LABEL) != key)
+    return bool(labels.get(images.INPUTS_LABEL) != key)
 
 
 def shared_libraries(ldd_output: str) -> list[Path]:
@@ -168,7 +167,7 @@ def app_image(local: bool) -> tuple[str, str]:
     dockerfile = images.DOCKERFILES / "shop-app.Dockerfile"
     key = images._digest(base_id.strip(), dockerfile, APP_PAGE)
     ref = f"breakfix.local/{APP}:{APP_TAG}"
-    if images.label(ref, INPUTS_LABEL) != key:
+    if images.label(ref, images.INPUTS_LABEL) != key:
         with step(f"building the application image {APP}:{APP_TAG}"), images._context() as ctx:
             (ctx / "www").mkdir()
             (ctx / "www/index.html").write_text(APP_PAGE)

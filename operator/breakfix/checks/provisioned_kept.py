@@ -29,7 +29,7 @@ from breakfix.checks.diagnose import live, name_of
 from breakfix.checks.models import Model
 from breakfix.checks.snapshot import CLUSTER_SCOPED_KINDS, Need, Obj, ObjectsNeed, Snapshot, scope
 from breakfix.kube.watched import GET_ONLY, WATCHED
-from breakfix.scenario.template import home_namespace, uid_key
+from breakfix.scenario.template import home_namespace, object_key
 
 Seg = str | int
 Path = tuple[Seg, ...]
@@ -334,11 +334,7 @@ class ObjectRule(Model):
         return value
 
     def key(self) -> str:
-        return rule_key(self.kind, self.name, self.namespace)
-
-
-def rule_key(kind: str, name: str, namespace: str | None) -> str:
-    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+        return object_key(self.kind, self.name, self.namespace)
 
 
 class AddRule(Model):
@@ -474,7 +470,8 @@ def provisioned_problems(
         home = home_namespace(manifest, namespace, others)
         mine.add((kind, home, name))
         elsewhere = None if home == namespace else home
-        rule = rules.get(rule_key(kind, name, elsewhere)) or ObjectRule(kind=kind, name=name)
+        key = object_key(kind, name, elsewhere)
+        rule = rules.get(key) or ObjectRule(kind=kind, name=name)
         text = rule.why or rule.constraint or default_why
         why = f" ({text})" if text else ""
         label = f"{kind} {name}" if elsewhere is None else f"{kind} {home}/{name}"
@@ -489,7 +486,7 @@ def provisioned_problems(
         if rule.keep_uid and uids is None:
             out.append(f"{label}: namespace {namespace} does not record what was provisioned")
             continue
-        if rule.keep_uid and (uids or {}).get(uid_key(kind, name, home, namespace)) != uid:
+        if rule.keep_uid and (uids or {}).get(key) != uid:
             out.append(
                 f"{label} was deleted and created again (its uid changed since the lab was "
                 f"provisioned); the task says to edit it, not to recreate it{why}"

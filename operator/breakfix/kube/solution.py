@@ -32,8 +32,7 @@ async def apply_solution(
                 raise NodeShellError("an onNode step, but the lab names no node shell")
             await run_on_node(shell, step.on_node)
         elif step.apply is not None:
-            # As kubectl: the object's own namespace (another of the lab's), else the lab's.
-            ns = (step.apply.get("metadata") or {}).get("namespace") or namespace
+            ns = step.apply_namespace(namespace)
             if create_first:
                 await kube.create_or_apply(step.apply, ns, field_manager=LEARNER_MANAGER)
             else:

@@ -169,6 +169,11 @@ class SolutionStep(Model):
             raise ValueError("an object needs apiVersion, kind and metadata.name, each a string")
         return obj
 
+    def apply_namespace(self, namespace: str) -> str:
+        """Where an `apply` step's object goes, as kubectl places it: the namespace it names
+        (another of the lab's), else the lab's."""
+        return str(((self.apply or {}).get("metadata") or {}).get("namespace") or namespace)
+
     @model_validator(mode="after")
     def _one(self) -> SolutionStep:
         given = (

@@ -53,7 +53,7 @@ def solution_commands(solution: Solution, namespace: str) -> list[Command]:
                         "--force-conflicts",
                         "--field-manager=learner",
                         "-n",
-                        (step.apply.get("metadata") or {}).get("namespace") or namespace,
+                        step.apply_namespace(namespace),
                         "-f",
                         "-",
                     ),

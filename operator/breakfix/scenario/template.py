@@ -125,10 +125,16 @@ def home_namespace(manifest: dict[str, Any], namespace: str, others: Iterable[st
     return named if named in set(others) else namespace
 
 
+def object_key(kind: str, name: str, elsewhere: str | None = None) -> str:
+    """How a lab's object is named in its records (provisioned uids, invariants' rules):
+    `Kind/name` in the lab namespace (and for cluster-scoped objects), `Kind/namespace/name` in
+    another of the lab's namespaces (`elsewhere`)."""
+    return f"{kind}/{elsewhere}/{name}" if elsewhere else f"{kind}/{name}"
+
+
 def uid_key(kind: str, name: str, where: str | None, namespace: str) -> str:
-    """How the uid of a provisioned object is recorded: `Kind/name` in the lab namespace (and
-    for cluster-scoped objects), `Kind/namespace/name` in another of the lab's namespaces."""
-    return f"{kind}/{name}" if where in (None, namespace) else f"{kind}/{where}/{name}"
+    """`object_key` of an object in `where` (None when cluster-scoped), for lab `namespace`."""
+    return object_key(kind, name, None if where == namespace else where)
 
 
 def probe_context(variables: list[Any], others: Iterable[Any] = ()) -> dict[str, Any]:
