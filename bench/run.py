@@ -79,14 +79,12 @@ class LabWatch:
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        dyn = await self.kube.dynamic()
-        res = await self.kube.resource(API_VERSION, "Lab")
         while True:
             # A watch that ends or breaks is started again (its first events list every Lab as
             # it is now, so nothing is missed); a silent death would stall every `until`.
             try:
-                async for event in dyn.watch(res, timeout=120):
-                    self._record(event["raw_object"])
+                async for event in self.kube.watch(API_VERSION, "Lab", timeout_seconds=120):
+                    self._record(event["object"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -240,10 +238,7 @@ def free_port() -> int:
 
 
 async def api_metrics(kube: Kube) -> str:
-    text = await kube.api.call_api(
-        "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False
-    )
-    return str((await text.read()).decode())
+    return await kube.text("/metrics")
 
 
 async def api_watches(kube: Kube) -> int:
@@ -268,6 +263,54 @@ async def api_requests(kube: Kube) -> float:
         for line in body.splitlines()
         if line.startswith("apiserver_request_total{")
     )
+
+
+FLOOR_SAMPLES = 50
+
+
+async def api_floor(kube: Kube) -> dict[str, list[float]]:
+    """What the API server itself takes for the steps no grading can skip, measured with no
+    operator running: a write seen through a watch (the least a fix→Solved can take: the fix's
+    event, one status write), and one SubjectAccessReview (the least an RBAC check asks)."""
+    name, namespace = "bench-floor", "default"
+    await kube.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": name, "namespace": namespace}})  # fmt: skip
+    seen: dict[str, float] = {}
+    ready, arrived = asyncio.Event(), asyncio.Event()
+
+    async def watch() -> None:
+        async for event in kube.watch(
+            "v1", "ConfigMap", namespace, field_selector=f"metadata.name={name}"
+        ):
+            ready.set()
+            mark = (event["object"]["metadata"].get("annotations") or {}).get("bench")
+            if mark:
+                seen.setdefault(mark, time.monotonic())
+                arrived.set()
+
+    watcher = asyncio.create_task(watch())
+    out: dict[str, list[float]] = {"write_seen_s": [], "write_s": [], "access_review_s": []}
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        for i in range(FLOOR_SAMPLES):
+            mark = f"{time.time()}-{i}"
+            patch = {"metadata": {"annotations": {"bench": mark}}}
+            arrived.clear()
+            sent = time.monotonic()
+            await kube.patch("v1", "ConfigMap", name, patch, "merge", namespace)
+            out["write_s"].append(time.monotonic() - sent)
+            while mark not in seen:
+                await asyncio.wait_for(arrived.wait(), 10)
+                arrived.clear()
+            out["write_seen_s"].append(seen[mark] - sent)
+            sent = time.monotonic()
+            await kube.can_i("bench", [], {"verb": "get", "resource": "pods", "namespace": "x"})
+            out["access_review_s"].append(time.monotonic() - sent)
+            await asyncio.sleep(0.05)
+    finally:
+        watcher.cancel()
+        await kube.delete("v1", "ConfigMap", name, namespace)
+    return out
 
 
 def lab_body(name: str, scenario: str, seed: int) -> dict[str, Any]:
@@ -637,10 +680,23 @@ def table(rows: list[dict[str, Any]], columns: list[str], title: str) -> Table:
     return out
 
 
-def report(results: list[ModeResult], baseline_rpm: float) -> None:
+def report(results: list[ModeResult], baseline_rpm: float, floor: dict[str, list[float]]) -> None:
     rows = summary(results)
     console.print(
         table(rows, [r.mode for r in results], "breakfix benchmark (seconds unless stated)")
+    )
+    console.print(
+        "API server floor, no operator running (s, p50 / p95 / max of "
+        f"{FLOOR_SAMPLES}): "
+        + "; ".join(
+            f"{label} {pct(floor[key], 0.5):.4f} / {pct(floor[key], 0.95):.4f} / "
+            f"{max(floor[key]):.4f}"
+            for key, label in (
+                ("write_s", "a merge PATCH"),
+                ("write_seen_s", "a PATCH seen through a watch"),
+                ("access_review_s", "a SubjectAccessReview"),
+            )
+        )
     )
     m = machine()
     console.print(
@@ -693,6 +749,9 @@ async def main() -> None:
     await kube.close()
     console.print(f"measuring the idle cluster for {args.rest:.0f}s")
     baseline, idle_watches = await idle_cluster(args.rest)
+    kube = await Kube.connect()
+    floor = await api_floor(kube)
+    await kube.close()
     results = []
     for mode in args.modes.split(","):
         result = await run_mode(mode, 5.0 if mode == "poll" else None, args, baseline)
@@ -701,7 +760,7 @@ async def main() -> None:
         results.append(result)
     # Back to the chart's defaults: the cluster is left as `make up` leaves it.
     deploy()
-    report(results, baseline)
+    report(results, baseline, floor)
     Path(args.out).write_text(
         json.dumps(
             {
@@ -709,6 +768,7 @@ async def main() -> None:
                 "revision": revision(),
                 "args": {k: v for k, v in vars(args).items() if k != "out"},
                 "idle_cluster_requests_per_min": baseline,
+                "api_floor": floor,
                 "results": [asdict(r) for r in results],
                 "summary": summary(results),
             },

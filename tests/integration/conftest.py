@@ -16,12 +16,8 @@ from tests.paths import CRDS, ROOT
 @pytest.fixture(scope="session")
 def cluster() -> str:
     kubeconfig = ensure_cluster()
+    # Read by every client the tests and the CLI under test make (kube/config.py).
     os.environ["KUBECONFIG"] = kubeconfig
-    # The CLI under test connects through kubernetes_asyncio, which may have read KUBECONFIG
-    # when it was imported, before this fixture ran.
-    from kubernetes_asyncio.config import kube_config
-
-    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig
     return kubeconfig
 
 

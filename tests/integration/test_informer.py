@@ -14,7 +14,7 @@ from typing import Any
 
 from breakfix.kube.client import Kube
 from breakfix.kube.informer import FENCE_ANNOTATION, FENCE_LABEL, Fence, Informer
-from breakfix.kube.watched import BY_API_KIND
+from breakfix.kube.watched import BY_API_KIND, WatchedKind
 
 RBAC = "rbac.authorization.k8s.io/v1"
 TEST_LABEL = "breakfix.dev/informer-test"
@@ -98,3 +98,28 @@ def test_a_fence_vouches_for_every_change_made_before_it(cluster: str) -> None:
         f"fence round trip over {len(timings)} rounds: median "
         f"{1000 * statistics.median(timings):.1f} ms, max {1000 * max(timings):.1f} ms"
     )
+
+
+def test_a_kind_the_cluster_does_not_serve_is_answered_at_once_and_never_cached(
+    cluster: str,
+) -> None:
+    """A CRD not installed (the Gateway API on a bare cluster) must not hold the operator's
+    startup for its minute, nor give checks an empty cache that says "none": they ask the API."""
+
+    async def scenario() -> None:
+        kube = await Kube.connect()
+        widgets = WatchedKind("widgets.breakfix.example.com", "v1", "widgets", "Widget")
+        informer = Informer(kube, widgets, lambda obj: None, lambda obj: True, lambda obj: obj)
+        task = asyncio.create_task(informer.run())
+        try:
+            await asyncio.wait_for(informer.answered.wait(), 30)
+            assert not informer.index.ready and not informer.synced.is_set()
+            assert not await informer._served()
+            # A served kind is found by the same small request.
+            pods = Informer(kube, BY_API_KIND[("v1", "Pod")], print, bool, dict)
+            assert await pods._served()
+        finally:
+            task.cancel()
+            await kube.close()
+
+    asyncio.run(scenario())

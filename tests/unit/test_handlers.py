@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 import kopf
 import pytest
 
 from breakfix.controller import handlers
-from breakfix.controller.handlers import MEMO_KEY, Shared, shared
+from breakfix.controller.handlers import MEMO_KEY, Shared, cached_here, shared
 from breakfix.kube.client import Kube
+from breakfix.kube.watched import BY_API_KIND
 from tests.unit.fake_kube import FakeKube
+
+RBAC = "rbac.authorization.k8s.io/v1"
 
 
 async def started(monkeypatch: pytest.MonkeyPatch) -> kopf.Memo:
@@ -110,3 +114,16 @@ def test_a_request_kopf_tries_again_is_a_warning_and_one_it_gives_up_an_error() 
     assert (retried.levelno, retried.levelname) == (logging.WARNING, "WARNING")
     given_up = record("Request attempt #302/302 failed; escalating: PATCH https://10.96.0.1/x")
     assert handlers._retried_is_a_warning(given_up) and given_up.levelno == logging.ERROR
+
+
+def test_the_caches_keep_lab_namespaces_and_the_kinds_read_across_namespaces() -> None:
+    def obj(name: str, namespace: str | None = None) -> dict[str, Any]:
+        return {"metadata": {"name": name, **({"namespace": namespace} if namespace else {})}}
+
+    pods, bindings = BY_API_KIND[("v1", "Pod")], BY_API_KIND[(RBAC, "RoleBinding")]
+    namespaces, nodes = BY_API_KIND[("v1", "Namespace")], BY_API_KIND[("v1", "Node")]
+    assert cached_here(pods, obj("web", "lab-a")) and cached_here(pods, obj("dns", "kube-system"))
+    assert not cached_here(pods, obj("web", "default"))
+    assert cached_here(bindings, obj("admin", "default"))
+    assert cached_here(namespaces, obj("lab-a")) and not cached_here(namespaces, obj("default"))
+    assert cached_here(nodes, obj("kind-worker"))

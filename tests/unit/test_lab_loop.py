@@ -297,3 +297,33 @@ async def test_the_status_written_is_kept_once_when_the_watch_brings_it_back() -
     assert lab.loop.written is lab.body["status"] and lab.loop.decided is lab.loop.written
     # And the loop goes on from it: nothing changed, nothing written.
     assert await lab.step() == []
+
+
+async def test_a_burst_is_graded_once_it_pauses_and_a_burst_that_never_does_at_its_cap() -> None:
+    lab = Lab({"scenario": "s", "seed": 7})
+    lab.loop.settings = LoopSettings(quiet_seconds=0.005, debounce_seconds=0.3, burst_cap_seconds=2)
+    lab.signals.flag("t")
+
+    async def events(count: int, spacing: float) -> float:
+        for _ in range(count):
+            lab.signals.namespace("lab-t")
+            await asyncio.sleep(spacing)
+        return time.monotonic()
+
+    started = time.monotonic()
+    burst = asyncio.create_task(events(6, 0.05))
+    await lab.loop._burst_pause()
+    paused = time.monotonic()
+    # Six events 50 ms apart: the pause outlasts them all, and ends a pause of the burst's
+    # own pace after the last (well before the 2 s cap).
+    assert paused >= await burst - 0.06
+    assert paused - started < 1.5
+
+    forever = asyncio.create_task(events(1000, 0.01))
+    lab.loop.settings = LoopSettings(
+        quiet_seconds=0.005, debounce_seconds=0.3, burst_cap_seconds=0.3
+    )
+    started = time.monotonic()
+    await lab.loop._burst_pause()
+    assert time.monotonic() - started < 1.0
+    forever.cancel()

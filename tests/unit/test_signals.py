@@ -46,3 +46,18 @@ async def test_a_wake_up_is_timed_and_forgotten_with_its_lab() -> None:
     assert signals.woken_at("web") is None
     signals.namespace("lab-web")  # nobody runs it: nothing kept
     assert signals.woken_at("web") is None
+
+
+async def test_the_time_between_two_wake_ups_is_kept_and_a_wait_says_if_it_was_woken() -> None:
+    signals = Signals()
+    signals.flag("web")
+    assert signals.gap("web") is None
+    signals.namespace("lab-web")
+    await asyncio.sleep(0.02)
+    signals.namespace("lab-web")
+    gap = signals.gap("web")
+    assert gap is not None and 0.015 <= gap < 1
+    assert await signals.wait("web", timeout=5, stopped=None)
+    assert not await signals.wait("web", timeout=0.01, stopped=None)
+    signals.unsubscribe("web")
+    assert signals.gap("web") is None

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes_asyncio import client
 
 from breakfix import API_VERSION
 from breakfix.cli.session import CliError
@@ -24,6 +23,7 @@ from breakfix.kube.client import Kube, wait_for
 from breakfix.scenario.template import namespace_for
 
 SIGNER = "kubernetes.io/kube-apiserver-client"
+CSR_API = "certificates.k8s.io/v1"
 
 
 async def learner_of(kube: Kube, lab: str | None, exam: str | None) -> tuple[dict[str, Any], str]:
@@ -73,19 +73,20 @@ async def user_certificate(kube: Kube, user: str, seconds: int) -> tuple[bytes, 
             "usages": ["client auth"],
         },
     }
-    api = client.CertificatesV1Api(kube.api)
     await kube.apply(csr)
     try:
-        current = await api.read_certificate_signing_request(name)
-        current.status.conditions = [
-            client.V1CertificateSigningRequestCondition(
-                type="Approved",
-                status="True",
-                reason="BreakfixLearnerKubeconfig",
-                message=f"credentials for learner {user}, from `breakfix learner-kubeconfig`",
-            )
+        current = await kube.get(CSR_API, "CertificateSigningRequest", name)
+        assert current is not None
+        current.setdefault("status", {})["conditions"] = [
+            {
+                "type": "Approved",
+                "status": "True",
+                "reason": "BreakfixLearnerKubeconfig",
+                "message": f"credentials for learner {user}, from `breakfix learner-kubeconfig`",
+            }
         ]
-        await api.replace_certificate_signing_request_approval(name, current)
+        res = await kube.resource(CSR_API, "CertificateSigningRequest")
+        await kube.call("PUT", res.path(name, subresource="approval"), body=current)
         signed = await wait_for(
             kube,
             "certificates.k8s.io/v1",
@@ -111,14 +112,16 @@ async def user_certificate(kube: Kube, user: str, seconds: int) -> tuple[bytes, 
 
 
 async def service_account_token(kube: Kube, namespace: str, name: str, seconds: int) -> str:
-    api = client.CoreV1Api(kube.api)
     if await kube.get("v1", "ServiceAccount", name, namespace) is None:
         raise CliError(f"no ServiceAccount {name} in namespace {namespace}", 2)
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds)
-    )
-    answer = await api.create_namespaced_service_account_token(name, namespace, request)
-    return str(answer.status.token)
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"audiences": [], "expirationSeconds": seconds},
+    }
+    res = await kube.resource("v1", "ServiceAccount")
+    answer = await kube.call("POST", res.path(name, namespace, "token"), body=request)
+    return str(answer["status"]["token"])
 
 
 def kubeconfig(
@@ -162,13 +165,11 @@ async def learner_kubeconfig(
     else:
         token = await service_account_token(kube, learner["namespace"], learner["name"], seconds)
         credentials = {"token": token}
-    config = kube.api.configuration
-    ca_file = config.ssl_ca_cert
-    if not ca_file:
+    ca = kube.connection.ca_pem
+    if not ca:
         raise CliError("the current kubeconfig has no cluster CA to hand on", 2)
-    ca = await asyncio.to_thread(Path(ca_file).read_bytes)
     text = yaml.safe_dump(
-        kubeconfig(str(config.host), ca, learner["name"], namespace, credentials),
+        kubeconfig(kube.host, ca, learner["name"], namespace, credentials),
         sort_keys=False,
     )
     if out is not None:

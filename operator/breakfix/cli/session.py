@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-from kubernetes_asyncio.config import ConfigException
+import yaml
 
 from breakfix import API_VERSION
-from breakfix.kube.client import ApiException, Kube, ResourceNotFoundError
+from breakfix.kube.client import ApiException, ConfigException, Kube, ResourceNotFoundError
 
 T = TypeVar("T")
 
@@ -34,26 +34,19 @@ class CliError(Exception):
 async def connect(kubeconfig: str | None, context: str | None) -> AsyncIterator[Kube]:
     try:
         kube = await Kube.connect(kubeconfig, context)
-    except (ConfigException, FileNotFoundError) as exc:
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
         raise CliError(
             f"no usable kubeconfig: {exc}. Set KUBECONFIG or pass --kubeconfig."
         ) from None
     try:
         yield kube
     except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
-        host = kube.api.configuration.host
+        host = kube.host
         raise CliError(
             f"cannot reach the Kubernetes API at {host}: {exc}. "
             "Is the cluster running (make cluster-up)?"
         ) from None
     except ResourceNotFoundError:
-        raise CliError(CRDS_MISSING) from None
-    except aiohttp.ContentTypeError as exc:
-        # A plain-text 404 is the API server's "no such path": the discovery cache (kept on disk
-        # between runs) still named a resource whose CRD has since been deleted.
-        if exc.status != 404:
-            raise
-        await (await kube.dynamic()).resources.invalidate_cache()
         raise CliError(CRDS_MISSING) from None
     finally:
         await kube.close()

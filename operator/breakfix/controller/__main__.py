@@ -15,7 +15,7 @@ from kopf._core.engines.peering import Identity
 import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
 from breakfix.controller import metrics, profile
 from breakfix.controller.leader import run_elected
-from breakfix.kube.client import load_config
+from breakfix.kube.client import Kube
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    api = await load_config()
+    kube = await Kube.connect()
     profile.install_signal(asyncio.get_running_loop())
 
     async def operate(stop: asyncio.Event) -> None:
@@ -63,9 +63,9 @@ async def serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        return await run_elected(api, operate, probe_url=args.liveness)
+        return await run_elected(kube, operate, probe_url=args.liveness)
     finally:
-        await api.close()
+        await kube.close()
 
 
 def identity() -> Identity:

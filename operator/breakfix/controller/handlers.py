@@ -1,9 +1,10 @@
-"""Kopf handlers: caches and wake-ups for watched kinds, one loop per Lab, cleanup on delete."""
+"""Kopf handlers: the watched kinds' caches started, one loop per Lab, cleanup on delete."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,7 @@ from breakfix.exam.decide import EXAM_LABEL, exam_signal
 from breakfix.kube import events
 from breakfix.kube.agent import AgentClient
 from breakfix.kube.client import Kube
-from breakfix.kube.informer import Fence, Informer
+from breakfix.kube.informer import Fence, Informer, StoreIndex
 from breakfix.kube.nodes import revert_changes
 from breakfix.kube.provision import teardown
 from breakfix.kube.watched import WATCHED, WatchedKind, watched_namespace
@@ -46,8 +47,10 @@ class Shared:
     generations: dict[str, int | None] = field(default_factory=dict)
     # Lab name -> its running loop.
     loops: dict[str, LabLoop] = field(default_factory=dict)
-    # The caches of the informed kinds (kube/informer.py), by index id, and their tasks.
+    # The caches of the watched kinds (kube/informer.py), by index id, and their tasks.
     informers: dict[str, Informer] = field(default_factory=dict)
+    # The informers' stores as indexes, by index id: one mapping for every lab loop.
+    indexes: dict[str, StoreIndex] = field(default_factory=dict)
     informer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # The class dashboard's view of Labs, Exams and Scenarios, when it is served.
     board: Board | None = None
@@ -58,7 +61,7 @@ class Shared:
 
 
 MEMO_KEY = "breakfix"
-# How long startup waits for the informed kinds' first listing before labs start anyway.
+# How long startup waits for the watched kinds' first listing before labs start anyway.
 INFORMER_SYNC_SECONDS = 60.0
 
 
@@ -97,10 +100,6 @@ def interned(value: Any) -> Any:
     return value
 
 
-def _in_labs(namespace: str | None, **_: Any) -> bool:
-    return watched_namespace(namespace or "")
-
-
 def wake_labs(signals: Signals, watched: WatchedKind, namespace: str | None, name: str) -> None:
     """Wake the labs that depend on an object of `watched` that changed."""
     if namespace is not None and not namespace.startswith(NAMESPACE_PREFIX):
@@ -115,34 +114,16 @@ def wake_labs(signals: Signals, watched: WatchedKind, namespace: str | None, nam
         signals.kind(watched.kind)
 
 
-def _register(watched: WatchedKind) -> None:
-    """Cache objects of one kind in a Kopf index and wake the labs that depend on them.
-
-    Kopf starts no daemon before every index is filled, so a lab never grades a half-loaded cache.
-    """
-    when = _in_labs if watched.namespaced and not watched.all_namespaces else None
+def cached_here(watched: WatchedKind, obj: dict[str, Any]) -> bool:
+    """Whether the cache of `watched` keeps `obj`: namespaced kinds in the labs' namespaces and
+    kube-system (or everywhere, for the kinds a check reads across namespaces), Namespaces of
+    labs only, and every object of the other cluster-scoped kinds."""
+    meta = obj.get("metadata") or {}
     if watched.kind == "Namespace":
-
-        def when(name: str, **_: Any) -> bool:  # type: ignore[misc]
-            return name.startswith(NAMESPACE_PREFIX)
-
-    async def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, Any]:
-        return {namespace or "": slim(body)}
-
-    async def wake(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-        wake_labs(shared(memo).signals, watched, namespace, name)
-
-    kopf.index(watched.group, watched.version, watched.plural, id=watched.index_id, when=when)(
-        index
-    )
-    kopf.on.event(
-        watched.group, watched.version, watched.plural, id=f"wake_{watched.plural}", when=when
-    )(wake)
-
-
-for _watched in WATCHED:
-    if not _watched.informed:
-        _register(_watched)
+        return str(meta.get("name") or "").startswith(NAMESPACE_PREFIX)
+    if not watched.namespaced or watched.all_namespaces:
+        return True
+    return watched_namespace(meta.get("namespace") or "")
 
 
 def _informer(state: Shared, watched: WatchedKind, fence: str | None) -> Informer:
@@ -150,17 +131,15 @@ def _informer(state: Shared, watched: WatchedKind, fence: str | None) -> Informe
         meta = obj.get("metadata") or {}
         wake_labs(state.signals, watched, meta.get("namespace"), str(meta.get("name") or ""))
 
-    def keep(obj: dict[str, Any]) -> bool:
-        namespace = (obj.get("metadata") or {}).get("namespace") or ""
-        return not watched.namespaced or watched.all_namespaces or watched_namespace(namespace)
-
     return Informer(
         state.kube,
         watched,
         changed,
-        keep,
+        functools.partial(cached_here, watched),
         slim,
-        Fence(fence, lease_namespace() if watched.namespaced else None) if fence else None,
+        Fence(fence, lease_namespace() if watched.namespaced else None)
+        if fence and watched.fenced
+        else None,
     )
 
 
@@ -212,8 +191,6 @@ def _routine(record: logging.LogRecord) -> bool:
         record.levelno <= logging.INFO
         and message.startswith(
             (
-                "Handler 'wake_",
-                "Handler 'cache_",
                 "Handler 'scenario",
                 "Handler 'lab_changed",
                 "Handler 'exam_changed",
@@ -284,14 +261,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     if not state.informers:
         fence = os.environ.get("BREAKFIX_FENCE_NAME") or None
         for watched in WATCHED:
-            if watched.informed:
-                informer = state.informers[watched.index_id] = _informer(state, watched, fence)
-                state.informer_tasks.append(asyncio.create_task(informer.run()))
-        # Kopf starts no lab before its own indexes are filled; nor before these: a lab graded
-        # meanwhile would list every RBAC object of the cluster through the API.
+            informer = state.informers[watched.index_id] = _informer(state, watched, fence)
+            state.informer_tasks.append(asyncio.create_task(informer.run()))
+        state.indexes = {key: informer.index for key, informer in state.informers.items()}
+        # No lab starts before the caches are filled (or their kind found not served): a lab
+        # graded meanwhile would read every object it needs through the API.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(INFORMER_SYNC_SECONDS):
-                await asyncio.gather(*(i.synced.wait() for i in state.informers.values()))
+                await asyncio.gather(*(i.answered.wait() for i in state.informers.values()))
     port = os.environ.get("BREAKFIX_DASHBOARD_PORT")
     if port and state.dashboard is None:
         token = os.environ.get("BREAKFIX_DASHBOARD_TOKEN", "")
@@ -328,11 +305,6 @@ async def lab(
     **kwargs: Any,
 ) -> None:
     state = shared(memo)
-    indexes = {
-        w.index_id: state.informers[w.index_id].index if w.informed else kwargs[w.index_id]
-        for w in WATCHED
-        if not w.informed or w.index_id in state.informers
-    }
 
     async def post(type_: str, reason: str, message: str) -> None:
         await events.post(state.kube, dict(body), type_, reason, message)
@@ -342,7 +314,7 @@ async def lab(
         signals=state.signals,
         settings=state.settings,
         body=body,
-        indexes=indexes,
+        indexes=state.indexes,
         scenarios=ScenarioIndex(kwargs["scenarios"]),
         post_event=post,
         logger=logger,

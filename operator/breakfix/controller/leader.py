@@ -27,10 +27,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import web
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
-from breakfix.kube.client import transient
+from breakfix.kube.client import ApiException, Kube, transient
 
 LEASE_NAME = "breakfix-operator"
 # On the operator's own pod: `leader` or `standby`. Services that reach what only the leader
@@ -57,10 +55,17 @@ def candidate_identity() -> str:
     return f"{socket.gethostname()}_{os.getpid()}"
 
 
+COORDINATION = "coordination.k8s.io/v1"
+
+
+def micro_time(when: datetime) -> str:
+    """A Lease's timestamps are MicroTime: RFC 3339 with microseconds."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class Election:
-    def __init__(self, api: client.ApiClient, identity: str, namespace: str) -> None:
-        self.api, self.identity, self.namespace = api, identity, namespace
-        self.leases = client.CoordinationV1Api(api)
+    def __init__(self, kube: Kube, identity: str, namespace: str) -> None:
+        self.kube, self.identity, self.namespace = kube, identity, namespace
         self.leading = asyncio.Event()
         self.lost = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -88,31 +93,33 @@ class Election:
                 return
             await asyncio.sleep(RENEW_SECONDS if self.leading.is_set() else RETRY_SECONDS)
 
+    async def _lease(self) -> dict[str, Any] | None:
+        return await self.kube.get(COORDINATION, "Lease", LEASE_NAME, self.namespace)
+
     async def try_lead(self) -> bool:
         """One attempt to take or renew the Lease: whether this candidate holds it now."""
         now = datetime.now(UTC)
-        try:
-            lease = await self.leases.read_namespaced_lease(LEASE_NAME, self.namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            body = client.V1Lease(
-                metadata=client.V1ObjectMeta(name=LEASE_NAME),
-                spec=self._spec(now, now, 0),
-            )
+        lease = await self._lease()
+        if lease is None:
+            body = {
+                "apiVersion": COORDINATION,
+                "kind": "Lease",
+                "metadata": {"name": LEASE_NAME, "namespace": self.namespace},
+                "spec": self._spec(now, micro_time(now), 0),
+            }
             try:
-                await self.leases.create_namespaced_lease(self.namespace, body)
+                await self.kube.create(body, self.namespace)
             except ApiException as race:
                 if race.status == 409:
                     return False
                 raise
             return True
-        spec = lease.spec or client.V1LeaseSpec()
-        holder = spec.holder_identity or ""
-        transitions = spec.lease_transitions or 0
-        acquired = spec.acquire_time or now
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity") or ""
+        transitions = spec.get("leaseTransitions") or 0
+        acquired = spec.get("acquireTime") or micro_time(now)
         if holder != self.identity:
-            record = (holder, spec.renew_time, spec.lease_duration_seconds)
+            record = (holder, spec.get("renewTime"), spec.get("leaseDurationSeconds"))
             if holder and (self._seen or ("",))[0] != holder:
                 # Said once per holder, from the read the campaign makes anyway.
                 logger.info(
@@ -121,36 +128,36 @@ class Election:
                 )
             if record != self._seen:
                 self._seen, self._seen_at = record, time.monotonic()
-            lapses = spec.lease_duration_seconds or LEASE_SECONDS
+            lapses = spec.get("leaseDurationSeconds") or LEASE_SECONDS
             if holder and time.monotonic() - self._seen_at < lapses:
                 return False
-            transitions, acquired = transitions + 1, now
-        lease.spec = self._spec(now, acquired, transitions)
+            transitions, acquired = transitions + 1, micro_time(now)
+        lease["spec"] = self._spec(now, acquired, transitions)
         try:
             # The resourceVersion read above makes this fail if another got there first.
-            await self.leases.replace_namespaced_lease(LEASE_NAME, self.namespace, lease)
+            await self.kube.replace(lease, self.namespace)
         except ApiException as exc:
             if exc.status == 409:
                 return False
             raise
         return True
 
-    def _spec(self, now: datetime, acquired: datetime, transitions: int) -> client.V1LeaseSpec:
-        return client.V1LeaseSpec(
-            holder_identity=self.identity,
-            lease_duration_seconds=LEASE_SECONDS,
-            acquire_time=acquired,
-            renew_time=now,
-            lease_transitions=transitions,
-        )
+    def _spec(self, now: datetime, acquired: str, transitions: int) -> dict[str, Any]:
+        return {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "acquireTime": acquired,
+            "renewTime": micro_time(now),
+            "leaseTransitions": transitions,
+        }
 
     async def holder(self) -> str | None:
         try:
             async with asyncio.timeout(API_TIMEOUT_SECONDS):
-                lease = await self.leases.read_namespaced_lease(LEASE_NAME, self.namespace)
+                lease = await self._lease()
         except Exception:
             return None
-        return lease.spec.holder_identity if lease.spec else None
+        return ((lease or {}).get("spec") or {}).get("holderIdentity")
 
     async def release(self) -> None:
         """Give the Lease up, so a standby takes over now instead of when it lapses."""
@@ -160,28 +167,27 @@ class Election:
                 await self.task
         try:
             async with asyncio.timeout(API_TIMEOUT_SECONDS):
-                lease = await self.leases.read_namespaced_lease(LEASE_NAME, self.namespace)
-                if lease.spec and lease.spec.holder_identity == self.identity:
+                lease = await self._lease()
+                spec = (lease or {}).get("spec") or {}
+                if lease and spec.get("holderIdentity") == self.identity:
                     # As client-go gives a Lease up: no holder, and a lease that lapses at once.
-                    lease.spec.holder_identity = ""
-                    lease.spec.lease_duration_seconds = 1
-                    await self.leases.replace_namespaced_lease(LEASE_NAME, self.namespace, lease)
+                    lease["spec"] = {**spec, "holderIdentity": "", "leaseDurationSeconds": 1}
+                    await self.kube.replace(lease, self.namespace)
                     logger.info(f"gave up the Lease {self.namespace}/{LEASE_NAME}")
         except Exception as exc:
             logger.warning(f"could not give up the Lease (a standby waits for it to lapse): {exc}")
 
     async def _ensure_namespace(self) -> None:
         """Where the chart is not installed (a local operator on a bare cluster)."""
-        api = client.CoreV1Api(self.api)
-        body = client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace))
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
         try:
-            await api.create_namespace(body)
+            await self.kube.create(body)
         except ApiException as exc:
             if exc.status not in (403, 409):  # exists, or not ours to create: the Lease tells
                 raise
 
 
-async def mark_role(api: client.ApiClient, role: str) -> None:
+async def mark_role(kube: Kube, role: str) -> None:
     """Label this operator's pod with its role (in a pod only: POD_NAME from the downward API).
     A container restarted after losing the Lease keeps its pod's labels, so a standby marks
     itself as well. A failure is logged, not fatal: the election does not depend on it."""
@@ -192,7 +198,7 @@ async def mark_role(api: client.ApiClient, role: str) -> None:
     try:
         async with asyncio.timeout(API_TIMEOUT_SECONDS):
             # The chart runs the operator in the namespace its Lease is in.
-            await client.CoreV1Api(api).patch_namespaced_pod(pod, lease_namespace(), patch)
+            await kube.patch("v1", "Pod", pod, patch, "merge", lease_namespace())
     except Exception as exc:
         logger.warning(f"could not label pod {pod} {ROLE_LABEL}={role}: {exc}")
 
@@ -228,20 +234,20 @@ async def standby_probe(url: str | None) -> AsyncIterator[None]:
 
 
 async def run_elected(
-    api: client.ApiClient,
+    kube: Kube,
     operate: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
     probe_url: str | None = None,
     identity: str | None = None,
 ) -> int:
     """Wait to lead, then `operate(stop)` until it returns (a signal) or the Lease is lost (then
     `stop` is set, and the exit code is 1: the container starts again, as a standby)."""
-    election = Election(api, identity or candidate_identity(), lease_namespace())
+    election = Election(kube, identity or candidate_identity(), lease_namespace())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)  # while standby; Kopf installs its own
     async with standby_probe(probe_url):
-        await mark_role(api, "standby")
+        await mark_role(kube, "standby")
         await election.start()
         assert election.task is not None
         await _first(election.leading.wait(), stop.wait(), asyncio.shield(election.task))
@@ -251,7 +257,7 @@ async def run_elected(
         await election.release()
         return 0
     logger.info(f"leading: holds {election.namespace}/{LEASE_NAME} as {election.identity}")
-    await mark_role(api, "leader")
+    await mark_role(kube, "leader")
     operator = asyncio.create_task(operate(stop))
     lost = asyncio.create_task(election.lost.wait())
     # A campaign that ends in an error renews no more: as good as lost.
@@ -270,10 +276,10 @@ async def run_elected(
 
 
 @contextlib.asynccontextmanager
-async def leading_or_refused(api: client.ApiClient) -> AsyncIterator[None]:
+async def leading_or_refused(kube: Kube) -> AsyncIterator[None]:
     """For an operator run inside another program (the self-test's): lead now, or say who
     does, instead of waiting as a standby."""
-    election = Election(api, candidate_identity(), lease_namespace())
+    election = Election(kube, candidate_identity(), lease_namespace())
     await election.start()
     assert election.task is not None
     try:

@@ -32,6 +32,10 @@ def report(top: int = 25, chains: int = 8) -> str:
     )
     total = sum(s.size for s in snapshot.statistics("filename"))
     lines = [f"traced memory: {total / 2**20:.1f} MiB live"]
+    # By file first: which library holds it (Kopf's per-object state, the caches, the client).
+    for stat in snapshot.statistics("filename")[:top]:
+        frame = stat.traceback[0]
+        lines.append(f"{stat.size / 2**20:8.2f} MiB {stat.count:9d} blocks  {frame.filename}")
     for stat in snapshot.statistics("lineno")[:top]:
         frame = stat.traceback[0]
         lines.append(

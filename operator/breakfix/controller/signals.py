@@ -18,8 +18,10 @@ class Signals:
         self._scenarios: dict[str, set[str]] = defaultdict(set)
         # A lab's namespaces besides its own -> the lab.
         self._namespaces: dict[str, str] = {}
-        # Lab -> when a watch event last woke it (epoch seconds).
+        # Lab -> when a watch event last woke it (epoch seconds), and the time between that
+        # event and the one before.
         self._woken: dict[str, float] = {}
+        self._gaps: dict[str, float] = {}
 
     def flag(self, lab: str) -> asyncio.Event:
         return self._flags.setdefault(lab, asyncio.Event())
@@ -50,14 +52,23 @@ class Signals:
         if not keep_flag:
             self._flags.pop(lab, None)
             self._woken.pop(lab, None)
+            self._gaps.pop(lab, None)
 
     def lab(self, lab: str) -> None:
         if lab in self._flags:
             self._flags[lab].set()
-            self._woken[lab] = time.time()
+            now = time.time()
+            last = self._woken.get(lab)
+            if last is not None:
+                self._gaps[lab] = now - last
+            self._woken[lab] = now
 
     def woken_at(self, lab: str) -> float | None:
         return self._woken.get(lab)
+
+    def gap(self, lab: str) -> float | None:
+        """The time between the last two events that woke `lab`, if two did."""
+        return self._gaps.get(lab)
 
     def namespace(self, namespace: str) -> None:
         owner = self._namespaces.get(namespace)
@@ -74,8 +85,9 @@ class Signals:
         for lab in self._scenarios.get(name, ()):
             self.lab(lab)
 
-    async def wait(self, lab: str, timeout: float, stopped: Awaitable[Any] | None) -> None:
-        """Sleep until signalled, `timeout` passes, or the daemon is asked to stop."""
+    async def wait(self, lab: str, timeout: float, stopped: Awaitable[Any] | None) -> bool:
+        """Sleep until signalled, `timeout` passes, or the daemon is asked to stop; whether it
+        was signalled."""
         flag = self.flag(lab)
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(flag.wait())]
         if stopped is not None:
@@ -87,4 +99,6 @@ class Signals:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        signalled = flag.is_set()
         flag.clear()
+        return signalled

@@ -1,40 +1,63 @@
-"""A thin async layer over kubernetes_asyncio for what the operator and the CLI do."""
+"""The operator's and the CLI's Kubernetes client: plain JSON over one aiohttp session.
+
+Objects are the API server's JSON as dicts, never generated models: the generated client
+(kubernetes_asyncio) imported about 860 modules, 62 MiB of the operator's resident memory before
+it held a single lab, and parsed every field of every answer into model objects.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import os
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
-from kubernetes_asyncio import client, config, watch
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.dynamic import DynamicClient
-from kubernetes_asyncio.dynamic.exceptions import NotFoundError, ResourceNotFoundError
-from kubernetes_asyncio.dynamic.resource import Resource
 
 from breakfix import FIELD_MANAGER
 from breakfix.checks.snapshot import AdmissionAnswer, EvictionAnswer
+from breakfix.kube import config
+from breakfix.kube.config import ConfigException, Connection
 
 PATCH_CONTENT_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",
 }
 Obj = dict[str, Any]
 
 __all__ = [
     "ApiException",
+    "ConfigException",
     "Kube",
-    "NotFoundError",
     "ResourceNotFoundError",
     "Settling",
-    "load_config",
     "transient",
 ]
+
+
+class ApiException(Exception):
+    """The API server answered with an error status; `body` is its answer (a Status, as JSON)."""
+
+    def __init__(
+        self, status: int | None = None, reason: str | None = None, body: bytes | None = None
+    ) -> None:
+        self.status, self.reason, self.body = status, reason, body
+        super().__init__(status, reason)
+
+    def __str__(self) -> str:
+        text = f"({self.status})\nReason: {self.reason}"
+        if self.body:
+            text += f"\nHTTP response body: {self.body.decode(errors='replace')[:2000]}"
+        return text
+
+
+class ResourceNotFoundError(Exception):
+    """The API server does not serve that kind (its CRD is not installed)."""
 
 
 class Settling(Exception):
@@ -54,80 +77,159 @@ def transient(exc: BaseException) -> bool:
 
 # Objects per page of a list: the API server serves all pages from one snapshot.
 LIST_PAGE = 250
+# Every request is bounded: without a timeout, one written into a connection to an API server
+# that a control-plane lab just restarted hung for good, and the lab's step with it.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=5)
 
 
-async def load_config(
-    kubeconfig: str | None = None, context: str | None = None
-) -> client.ApiClient:
-    """An API client from a kubeconfig (or KUBECONFIG), falling back to in-cluster credentials."""
-    cfg = client.Configuration()
-    # kubernetes_asyncio reads KUBECONFIG when it is imported; read it now, so a KUBECONFIG
-    # set later in the process (a test fixture, a wrapper script) is honoured.
-    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
-    if kubeconfig and os.pathsep in kubeconfig:
-        kubeconfig = next((p for p in kubeconfig.split(os.pathsep) if p), None)
-    try:
-        await config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=cfg
-        )
-    except config.ConfigException:
-        if kubeconfig or context:
-            raise
-        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    return client.ApiClient(configuration=cfg)
+@dataclass(frozen=True)
+class Resource:
+    """A kind as discovery describes it."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    subresources: frozenset[str] = frozenset()
+
+    def path(
+        self, name: str | None = None, namespace: str | None = None, subresource: str = ""
+    ) -> str:
+        root = group_version_path(self.api_version)
+        if namespace and self.namespaced:
+            root += f"/namespaces/{quote(namespace, safe=':')}"
+        root += f"/{self.plural}"
+        if name:
+            root += f"/{quote(name, safe=':')}"
+        return f"{root}/{subresource}" if subresource else root
+
+
+def group_version_path(api_version: str) -> str:
+    return f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
 
 
 class Kube:
-    """Typed helpers on top of one shared API client; resources are discovered once."""
+    """One API server, one identity, one HTTP session; kinds are discovered per group-version
+    on first use (and again when a kind is missing: a CRD installed since)."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-        self._dynamic: DynamicClient | None = None
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: aiohttp.ClientSession | None = None
+        self._kinds: dict[str, dict[str, Resource]] = {}
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Kube:
-        return cls(await load_config(kubeconfig, context))
+        return cls(await asyncio.to_thread(config.load, kubeconfig, context))
+
+    @property
+    def host(self) -> str:
+        return self.connection.host
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self.connection.ssl_context())
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self.api.close()
+        if self._session is not None:
+            await self._session.close()
 
     def impersonating(self, user: str) -> Kube:
         """A client with these credentials that acts as `user`: the API server grants what
         `user` holds (and `system:authenticated`'s), as it would the learner's own kubeconfig.
         Closed by the caller."""
-        api = client.ApiClient(configuration=self.api.configuration)
-        api.set_default_header("Impersonate-User", user)
-        return Kube(api)
+        return Kube(self.connection.acting_as(user))
 
-    async def dynamic(self) -> DynamicClient:
-        if self._dynamic is None:
-            self._dynamic = await DynamicClient(self.api)
-        return self._dynamic
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
+    ) -> aiohttp.ClientResponse:
+        """The response, unread, whatever its status: the caller reads and releases it."""
+        headers = self.connection.auth_headers()
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        query = [(k, str(v).lower() if isinstance(v, bool) else str(v))
+                 for k, v in (params.items() if isinstance(params, dict) else params or [])
+                 if v is not None]  # fmt: skip
+        return await self.session().request(
+            method, self.connection.host + path, params=query, data=data, headers=headers,
+            timeout=timeout,
+        )  # fmt: skip
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The parsed JSON answer; an error status raises ApiException."""
+        response = await self.request(method, path, **kwargs)
+        async with response:
+            body = await response.read()
+        if response.status >= 400:
+            raise ApiException(response.status, response.reason, body)
+        return json.loads(body) if body else None
+
+    async def text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        response = await self.request("GET", path, params)
+        async with response:
+            body = await response.read()
+        if response.status >= 400:
+            raise ApiException(response.status, response.reason, body)
+        return body.decode(errors="replace")
 
     async def resource(self, api_version: str, kind: str) -> Resource:
-        dyn = await self.dynamic()
+        known = self._kinds.get(api_version)
+        if known is None or kind not in known:
+            # First use, or a kind the last discovery did not list: a CRD installed since.
+            known = self._kinds[api_version] = await self._discover(api_version)
+        if kind not in known:
+            raise ResourceNotFoundError(f"the cluster does not serve {api_version} {kind}")
+        return known[kind]
+
+    async def _discover(self, api_version: str) -> dict[str, Resource]:
         try:
-            return await dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            # A CRD installed after discovery ran: look again once.
-            await dyn.resources.invalidate_cache()
-            return await dyn.resources.get(api_version=api_version, kind=kind)
+            found = await self.call("GET", group_version_path(api_version))
+        except ApiException as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        listed = found.get("resources") or []
+        subresources: dict[str, set[str]] = {}
+        for entry in listed:
+            parent, _, sub = str(entry.get("name", "")).partition("/")
+            if sub:
+                subresources.setdefault(parent, set()).add(sub)
+        return {
+            entry["kind"]: Resource(
+                api_version,
+                entry["kind"],
+                entry["name"],
+                bool(entry.get("namespaced")),
+                frozenset(subresources.get(entry["name"], ())),
+            )
+            for entry in listed
+            if "/" not in entry.get("name", "")
+        }
 
     async def apply(
         self, obj: Obj, namespace: str | None = None, field_manager: str = FIELD_MANAGER
     ) -> Obj:
         """Server-side apply, taking ownership of conflicting fields."""
         res = await self.resource(obj["apiVersion"], obj["kind"])
-        dyn = await self.dynamic()
-        result = await dyn.server_side_apply(
-            res,
-            **RAW,
+        ns = namespace or (obj.get("metadata") or {}).get("namespace")
+        result: Obj = await self.call(
+            "PATCH",
+            res.path(obj["metadata"]["name"], ns),
+            params={"fieldManager": field_manager, "force": True},
             body=obj,
-            namespace=namespace if res.namespaced else None,
-            field_manager=field_manager,
-            force_conflicts=True,
+            content_type=PATCH_CONTENT_TYPES["apply"],
         )
-        return _plain(result)
+        return result
 
     async def create(
         self,
@@ -137,18 +239,10 @@ class Kube:
         dry_run: bool = False,
     ) -> Obj:
         res = await self.resource(obj["apiVersion"], obj["kind"])
-        dyn = await self.dynamic()
-        # The dynamic client hands some refusals back as a Status, raised by _plain.
-        return _plain(
-            await dyn.create(
-                res,
-                **RAW,
-                body=obj,
-                namespace=namespace if res.namespaced else None,
-                field_manager=field_manager,
-                dry_run="All" if dry_run else None,
-            )
-        )
+        ns = namespace or (obj.get("metadata") or {}).get("namespace")
+        params = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
+        result: Obj = await self.call("POST", res.path(None, ns), params=params, body=obj)
+        return result
 
     async def create_or_apply(
         self, obj: Obj, namespace: str | None = None, field_manager: str = FIELD_MANAGER
@@ -166,19 +260,13 @@ class Kube:
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> Obj | None:
         res = await self.resource(api_version, kind)
-        dyn = await self.dynamic()
         try:
-            return _plain(
-                await dyn.get(
-                    res, name=name, namespace=namespace if res.namespaced else None, **RAW
-                )
-            )
-        except NotFoundError:
-            return None
+            found: Obj = await self.call("GET", res.path(name, namespace))
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
+        return found
 
     async def list_objects(
         self,
@@ -192,23 +280,17 @@ class Kube:
         most of an object's size). Read in pages: one list of every RBAC object at 1,000 labs
         held its whole JSON text and parse at once, and Python kept that memory afterwards."""
         res = await self.resource(api_version, kind)
-        dyn = await self.dynamic()
         items: list[Obj] = []
         token: str | None = None
         while True:
-            page = _plain(
-                await dyn.get(
-                    res,
-                    **RAW,
-                    namespace=(namespace or None) if res.namespaced else None,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                    limit=LIST_PAGE,
-                    _continue=token,
-                )
-            )
-            for item in page.get("items", []):
+            params = {"labelSelector": label_selector, "fieldSelector": field_selector,
+                      "limit": LIST_PAGE, "continue": token}  # fmt: skip
+            page = await self.call("GET", res.path(None, namespace or None), params=params)
+            for item in page.get("items") or []:
                 (item.get("metadata") or {}).pop("managedFields", None)
+                # A list's items carry no kind: put it back, as for a single object.
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
                 items.append(item)
             token = (page.get("metadata") or {}).get("continue") or None
             if token is None:
@@ -224,22 +306,11 @@ class Kube:
     ) -> bool:
         """Delete in the background; False when it was already gone."""
         res = await self.resource(api_version, kind)
-        dyn = await self.dynamic()
         body: Obj = {"propagationPolicy": "Background"}
         if grace_seconds is not None:
             body["gracePeriodSeconds"] = grace_seconds
         try:
-            _plain(
-                await dyn.delete(
-                    res,
-                    name=name,
-                    namespace=namespace if res.namespaced else None,
-                    body=body,
-                    **RAW,
-                )
-            )
-        except NotFoundError:
-            return False
+            await self.call("DELETE", res.path(name, namespace), body=body)
         except ApiException as exc:
             if exc.status == 404:
                 return False
@@ -256,16 +327,11 @@ class Kube:
         namespace: str | None = None,
     ) -> Obj:
         res = await self.resource(api_version, kind)
-        dyn = await self.dynamic()
-        result = await dyn.patch(
-            res,
-            **RAW,
-            body=patch,
-            name=name,
-            namespace=namespace if res.namespaced else None,
+        result: Obj = await self.call(
+            "PATCH", res.path(name, namespace), body=patch,
             content_type=PATCH_CONTENT_TYPES[patch_type],
-        )
-        return _plain(result)
+        )  # fmt: skip
+        return result
 
     async def patch_status(
         self,
@@ -277,16 +343,58 @@ class Kube:
         patch_type: str = "merge",
     ) -> None:
         res = await self.resource(api_version, kind)
-        dyn = await self.dynamic()
-        result = await dyn.patch(
-            res.subresources["status"],
-            **RAW,
-            body=patch,
-            name=name,
-            namespace=namespace if res.namespaced else None,
+        response = await self.request(
+            "PATCH", res.path(name, namespace, "status"), body=patch,
             content_type=PATCH_CONTENT_TYPES[patch_type],
-        )
-        _plain(result)
+        )  # fmt: skip
+        async with response:
+            # The answer is the whole object: not parsed, as nothing here reads it.
+            body = await response.read()
+        if response.status >= 400:
+            raise ApiException(response.status, response.reason, body)
+
+    async def replace(self, obj: Obj, namespace: str | None = None) -> Obj:
+        """PUT: fails with 409 when the object changed since its resourceVersion was read."""
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        ns = namespace or (obj.get("metadata") or {}).get("namespace")
+        result: Obj = await self.call("PUT", res.path(obj["metadata"]["name"], ns), body=obj)
+        return result
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+        field_selector: str | None = None,
+        label_selector: str | None = None,
+        bookmarks: bool = False,
+    ) -> AsyncGenerator[Obj, None]:
+        """The watch's events ({"type", "object"}), until the API server ends it. An ERROR
+        event raises ApiException with its code (410: the version is too old)."""
+        res = await self.resource(api_version, kind)
+        params = {"watch": True, "resourceVersion": resource_version,
+                  "timeoutSeconds": timeout_seconds, "fieldSelector": field_selector,
+                  "labelSelector": label_selector,
+                  "allowWatchBookmarks": True if bookmarks else None}  # fmt: skip
+        response = await self.request(
+            "GET", res.path(None, namespace), params,
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds + 30, sock_connect=5,
+                                          sock_read=timeout_seconds + 30),
+        )  # fmt: skip
+        async with response:
+            if response.status >= 400:
+                raise ApiException(response.status, response.reason, await response.read())
+            async for event in watch_events(response):
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise ApiException(status.get("code"), status.get("reason"),
+                                       json.dumps(status).encode())  # fmt: skip
+                obj = event.get("object") or {}
+                obj.setdefault("apiVersion", api_version)
+                obj.setdefault("kind", kind)
+                yield event
 
     async def can_i(self, user: str, groups: list[str], attributes: Obj) -> bool:
         review = {
@@ -301,18 +409,24 @@ class Kube:
         answer = await self.create(review)
         return bool((answer.get("status") or {}).get("allowed"))
 
+    async def _evict(self, namespace: str, pod: str, dry_run: bool) -> None:
+        body: Obj = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": namespace},
+        }
+        if dry_run:
+            body["deleteOptions"] = {"dryRun": ["All"]}
+        path = f"/api/v1/namespaces/{quote(namespace, safe=':')}/pods/{quote(pod, safe=':')}"
+        await self.call("POST", f"{path}/eviction",
+                        params={"dryRun": "All" if dry_run else None}, body=body)  # fmt: skip
+
     async def evict_dry_run(self, namespace: str, pod: str) -> EvictionAnswer:
         """Ask the Eviction API, with `dryRun=All`, whether `pod` may be evicted now: the
         answer a drain gets (429 while a budget forbids it, 500 when several budgets cover
         the pod), without evicting anything. A pod already gone counts as evictable."""
-        body = client.V1Eviction(
-            metadata=client.V1ObjectMeta(name=pod, namespace=namespace),
-            delete_options=client.V1DeleteOptions(dry_run=["All"]),
-        )
         try:
-            await client.CoreV1Api(self.api).create_namespaced_pod_eviction(
-                pod, namespace, body, dry_run="All", _request_timeout=REQUEST_TIMEOUT
-            )
+            await self._evict(namespace, pod, dry_run=True)
         except ApiException as exc:
             if exc.status == 404:
                 return EvictionAnswer(True, "the pod is gone")
@@ -328,7 +442,7 @@ class Kube:
             await self.create(obj, namespace, dry_run=True)
         except ApiException as exc:
             message = _status_message(exc)
-            if not admission_refusal(exc.status, message):
+            if not admission_refusal(exc.status or 0, message):
                 raise
             return AdmissionAnswer(False, message)
         return AdmissionAnswer(True)
@@ -336,11 +450,8 @@ class Kube:
     async def evict(self, namespace: str, pod: str) -> bool:
         """Evict `pod` for real, as `kubectl drain` does; False while a budget refuses (429).
         For the self-test's drain steps only: the operator itself only ever asks dry runs."""
-        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace))
         try:
-            await client.CoreV1Api(self.api).create_namespaced_pod_eviction(
-                pod, namespace, body, _request_timeout=REQUEST_TIMEOUT
-            )
+            await self._evict(namespace, pod, dry_run=False)
         except ApiException as exc:
             if exc.status in (404, 429):
                 return exc.status == 404
@@ -373,15 +484,22 @@ class Kube:
                 await self.delete("v1", "Pod", name, namespace, grace_seconds=0)
 
     async def logs(self, namespace: str, pod: str, container: str | None) -> str:
+        path = f"/api/v1/namespaces/{quote(namespace, safe=':')}/pods/{quote(pod, safe=':')}/log"
         with contextlib.suppress(ApiException):
-            kwargs: dict[str, Any] = {"tail_lines": 500, "_request_timeout": REQUEST_TIMEOUT}
-            if container:
-                kwargs["container"] = container
-            text = await client.CoreV1Api(self.api).read_namespaced_pod_log(
-                pod, namespace, **kwargs
-            )
-            return str(text)
+            return await self.text(path, {"tailLines": 500, "container": container})
         return ""
+
+
+async def watch_events(response: aiohttp.ClientResponse) -> AsyncIterator[Obj]:
+    """A watch's events, one JSON document a line. Read in chunks: aiohttp's line reader
+    refuses lines over 128 KiB, and one object (an aggregated ClusterRole) can be longer."""
+    pending = b""
+    async for chunk in response.content.iter_any():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
 
 
 def admission_refusal(status: int, message: str) -> bool:
@@ -405,35 +523,6 @@ def _status_message(exc: ApiException) -> str:
     return f"{exc.status} {exc.reason}"
 
 
-def _as_parsed(_client: Any, data: Any) -> Any:
-    return data
-
-
-# The dynamic client wraps every response in ResourceInstance objects, field by field, which
-# `_plain` then turned back into dicts, and the generated API classes parse every field into
-# models (timestamps through dateutil): together a fifth of the operator's CPU in a fix
-# (py-spy). Its parsed JSON is what is wanted.
-#
-# Every request is bounded: without a timeout, one written into a connection to an API server
-# that a control-plane lab just restarted hung for good, and the lab's step with it.
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=5)
-RAW: dict[str, Any] = {"serializer": _as_parsed, "_request_timeout": REQUEST_TIMEOUT}
-
-
-def _plain(value: Any) -> Obj:
-    """A plain dict of a response; a failure Status becomes an ApiException.
-
-    kubernetes_asyncio's dynamic client asks for unparsed responses and so returns error
-    Statuses instead of raising them.
-    """
-    obj = dict(value.to_dict()) if hasattr(value, "to_dict") else dict(value)
-    if obj.get("kind") == "Status" and obj.get("status") == "Failure":
-        exc = ApiException(status=int(obj.get("code", 0)), reason=str(obj.get("reason", "")))
-        exc.body = json.dumps(obj).encode()
-        raise exc
-    return obj
-
-
 async def wait_for(
     kube: Kube,
     api_version: str,
@@ -449,7 +538,6 @@ async def wait_for(
     """
     res = await kube.resource(api_version, kind)
     ns = namespace if res.namespaced else None
-    dyn = await kube.dynamic()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -461,20 +549,17 @@ async def wait_for(
             raise TimeoutError(f"{kind} {name}: condition not met within {timeout:.0f}s")
         version = (current or {}).get("metadata", {}).get("resourceVersion")
         try:
-            # Our own Watch, to close it: each one holds an API client (and HTTP session) of
-            # its own, which the dynamic client would leave open.
-            watcher = watch.Watch()
-            stream = dyn.watch(
-                res,
-                namespace=ns,
-                field_selector=f"metadata.name={name}",
+            stream = kube.watch(
+                api_version,
+                kind,
+                ns,
                 resource_version=version,
-                timeout=max(1, int(remaining)),
-                watcher=watcher,
+                timeout_seconds=max(1, int(remaining)),
+                field_selector=f"metadata.name={name}",
             )
-            async with asyncio.timeout(remaining), watcher, contextlib.aclosing(stream):
+            async with asyncio.timeout(remaining), contextlib.aclosing(stream):
                 async for event in stream:
-                    obj = _plain(event["raw_object"])
+                    obj: Obj = event["object"]
                     if event["type"] == "DELETED":
                         if predicate(None):
                             return None

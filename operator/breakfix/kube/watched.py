@@ -29,9 +29,10 @@ class WatchedKind:
     # may grant a lab's subject rights, and a whole-set RBAC check must see it without listing
     # every Role of the cluster from the API at each evaluation (quadratic in the labs).
     all_namespaces: bool = False
-    # Cached by our own informer (kube/informer.py), whose fence can vouch that the cache holds
-    # every change made before a moment: the kinds a grading must read as they are now.
-    informed: bool = False
+    # Has a fence object (the chart's templates/fence.yaml), so its informer can vouch that the
+    # cache holds every change made before a moment (kube/informer.py): the kinds a grading
+    # must read as they are now.
+    fenced: bool = False
 
     @property
     def api_version(self) -> str:
@@ -83,10 +84,10 @@ WATCHED = (
     WatchedKind("gateway.networking.k8s.io", "v1", "gateways", "Gateway"),
     WatchedKind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
     WatchedKind("gateway.networking.k8s.io", "v1", "referencegrants", "ReferenceGrant"),
-    WatchedKind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", informed=True),
+    WatchedKind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", fenced=True),
     WatchedKind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
     WatchedKind(
-        "rbac.authorization.k8s.io", "v1", "roles", "Role", all_namespaces=True, informed=True
+        "rbac.authorization.k8s.io", "v1", "roles", "Role", all_namespaces=True, fenced=True
     ),
     WatchedKind(
         "rbac.authorization.k8s.io",
@@ -94,7 +95,7 @@ WATCHED = (
         "rolebindings",
         "RoleBinding",
         all_namespaces=True,
-        informed=True,
+        fenced=True,
     ),
     WatchedKind(
         "rbac.authorization.k8s.io",
@@ -102,7 +103,7 @@ WATCHED = (
         "clusterroles",
         "ClusterRole",
         namespaced=False,
-        informed=True,
+        fenced=True,
     ),
     WatchedKind(
         "rbac.authorization.k8s.io",
@@ -110,7 +111,7 @@ WATCHED = (
         "clusterrolebindings",
         "ClusterRoleBinding",
         namespaced=False,
-        informed=True,
+        fenced=True,
     ),
     WatchedKind("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False),
     WatchedKind(

@@ -9,19 +9,19 @@ from collections.abc import AsyncIterator
 import kopf
 
 from breakfix.controller.leader import leading_or_refused
-from breakfix.kube.client import load_config
+from breakfix.kube.client import Kube
 
 
 @contextlib.asynccontextmanager
 async def inprocess_operator() -> AsyncIterator[None]:
     import breakfix.controller.handlers  # noqa: F401  (registers the handlers)
 
-    api = await load_config()
+    kube = await Kube.connect()
     try:
-        async with leading_or_refused(api), _operator():
+        async with leading_or_refused(kube), _operator():
             yield
     finally:
-        await api.close()
+        await kube.close()
 
 
 @contextlib.asynccontextmanager

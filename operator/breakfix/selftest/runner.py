@@ -358,7 +358,7 @@ async def steady_wait(
             await asyncio.sleep(1)
         except ApiException as exc:
             # An API server starting up answers 403 until its RBAC caches fill, and 5xx.
-            if exc.status not in (403, 429) and exc.status < 500:
+            if exc.status not in (403, 429) and (exc.status or 0) < 500:
                 raise
             await asyncio.sleep(1)
 
