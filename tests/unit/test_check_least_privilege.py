@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from breakfix.checks.can_i import RBAC
 from breakfix.checks.check import Check, evaluate, wake_kinds
 from breakfix.checks.rbac_rights import rule_within
 from breakfix.checks.snapshot import ObjectsNeed, Snapshot
+from breakfix.kube.gather import with_subjects
 
 NS = "lab-t"
 SA = {"kind": "ServiceAccount", "name": "dash", "namespace": NS}
@@ -82,18 +82,16 @@ def snapshot(
     cluster_roles: list[Any] = (),  # type: ignore[assignment]
     cluster_bindings: list[Any] = (),  # type: ignore[assignment]
 ) -> Snapshot:
-    return Snapshot(
-        now=0.0,
-        objects={
-            ObjectsNeed(RBAC, "Role", "", fresh=True): list(roles),
-            ObjectsNeed(RBAC, "RoleBinding", "", fresh=True): list(bindings),
-            ObjectsNeed(RBAC, "ClusterRole", "", fresh=True): [VIEW, BASIC_USER, *cluster_roles],
-            ObjectsNeed(RBAC, "ClusterRoleBinding", "", fresh=True): [
-                BASIC_BINDING,
-                *cluster_bindings,
-            ],
-        },
-    )
+    """What gathering the check's needs reads from a cluster holding these objects: bindings
+    only where they name the check's subject (or one of its groups)."""
+    listed = {
+        "Role": list(roles),
+        "RoleBinding": list(bindings),
+        "ClusterRole": [VIEW, BASIC_USER, *cluster_roles],
+        "ClusterRoleBinding": [BASIC_BINDING, *cluster_bindings],
+    }
+    needs = [n for n in lp_check().needs(NS) if isinstance(n, ObjectsNeed)]
+    return Snapshot(now=0.0, objects={n: with_subjects(listed[n.kind], n) for n in needs})
 
 
 def test_reads_every_rbac_kind_fresh_and_wakes_on_them() -> None:
@@ -179,3 +177,16 @@ def test_rule_within_wildcards_and_names() -> None:
     assert not rule_within(PODS_READ, [named])
     assert rule_within({**PODS_READ, "resourceNames": ["a"]}, [named])
     assert not rule_within({"nonResourceURLs": ["/metrics"], "verbs": ["get"]}, [PODS_READ])
+
+
+def test_only_bindings_naming_the_subject_or_its_groups_are_read() -> None:
+    needs = {n.kind: n for n in lp_check().needs(NS) if isinstance(n, ObjectsNeed)}
+    keys = set(needs["RoleBinding"].subjects)
+    assert f"user:system:serviceaccount:{NS}:dash" in keys
+    assert {f"group:system:serviceaccounts:{NS}", "group:system:authenticated"} <= keys
+    assert needs["ClusterRoleBinding"].subjects == needs["RoleBinding"].subjects
+    assert not needs["Role"].subjects and not needs["ClusterRole"].subjects
+    mine, group = binding("mine", "Role", "r"), binding("g", "Role", "r", {"kind": "Group",
+        "name": "system:authenticated"})  # fmt: skip
+    others = binding("x", "Role", "r", {"kind": "User", "name": "dash"})
+    assert with_subjects([mine, group, others], needs["RoleBinding"]) == [mine, group]

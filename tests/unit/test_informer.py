@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from breakfix.checks.rbac_rights import binding_keys
 from breakfix.checks.snapshot import ObjectsNeed
 from breakfix.kube.gather import cached
-from breakfix.kube.informer import StoreIndex, apply_event, changed_between, is_fence
+from breakfix.kube.informer import KeyIndex, StoreIndex, apply_event, changed_between, is_fence
 
 
 def role(name: str, version: str, ns: str = "lab-a", **labels: str) -> dict[str, Any]:
@@ -90,3 +91,19 @@ async def test_a_small_kind_is_listed_rather_than_fenced() -> None:
         apply_event(informer.store, "ADDED", role(f"r{i}", str(i)))
     assert not await informer.settle(0.0)
     assert informer._round is None
+
+
+def test_bindings_are_kept_by_subject_through_changes_and_deletions() -> None:
+    def rb(name: str, *users: str) -> dict[str, Any]:
+        subjects = [{"kind": "User", "name": u} for u in users]
+        return {"metadata": {"name": name, "namespace": "lab-a"}, "subjects": subjects}
+
+    index = KeyIndex(binding_keys)
+    index.rebuild({"lab-a": {"one": rb("one", "ann"), "two": rb("two", "ann", "bob")}})
+    names = lambda *keys: sorted(o["metadata"]["name"] for o in index.get(keys))  # noqa: E731
+    assert names("user:ann") == ["one", "two"] and names("user:bob") == ["two"]
+    index.replace(rb("two", "ann", "bob"), rb("two", "cy"))  # bob taken off, cy put on
+    assert names("user:bob") == [] and names("user:cy") == ["two"]
+    assert names("user:ann", "user:cy") == ["one", "two"]
+    index.replace(rb("one", "ann"), None)  # deleted
+    assert names("user:ann") == []

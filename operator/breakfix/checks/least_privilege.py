@@ -13,7 +13,7 @@ from breakfix.checks.can_i import RBAC, Subject, identity
 from breakfix.checks.check_type import CheckType, Reads, Verdict
 from breakfix.checks.diagnose import live
 from breakfix.checks.models import Model
-from breakfix.checks.rbac_rights import describe_rule, effective_grants, excess
+from breakfix.checks.rbac_rights import describe_rule, effective_grants, excess, identity_keys
 from breakfix.checks.snapshot import Need, ObjectsNeed, Snapshot
 
 MAX_LISTED = 3
@@ -57,16 +57,19 @@ class LeastPrivilegeCheck(CheckType):
         # from the watch cache (it holds the RBAC kinds of every namespace) until a grading
         # would solve the lab, and from the API for that one (controller/lab_loop.py): listing
         # every Role of the cluster at each grading was quadratic in the labs.
-        return list(self._rbac_needs())
+        return list(self._rbac_needs(namespace))
 
-    @staticmethod
-    def _rbac_needs() -> list[ObjectsNeed]:
-        return [ObjectsNeed(RBAC, kind, "", fresh=True) for kind in RBAC_KINDS]
+    def _rbac_needs(self, namespace: str) -> list[ObjectsNeed]:
+        keys = identity_keys(*identity(self.subject, namespace))
+        return [
+            ObjectsNeed(RBAC, kind, "", fresh=True, subjects=keys if "Binding" in kind else ())
+            for kind in RBAC_KINDS
+        ]
 
     def verdict(self, snapshot: Snapshot, namespace: str) -> Verdict:
         user, groups = identity(self.subject, namespace)
         roles, bindings, cluster_roles, cluster_bindings = (
-            live(snapshot.objects.get(need, [])) for need in self._rbac_needs()
+            live(snapshot.objects.get(need, [])) for need in self._rbac_needs(namespace)
         )
         grants = effective_grants(user, groups, roles, bindings, cluster_roles, cluster_bindings)
         who = f"{self.subject.kind} {self.subject.name}"

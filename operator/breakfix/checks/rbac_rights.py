@@ -51,15 +51,31 @@ def describe_rule(rule: Obj) -> str:
     return text + (f" named {','.join(names)}" if names else "")
 
 
-def subject_matches(subject: Obj, user: str, groups: tuple[str, ...]) -> bool:
+def subject_key(subject: Obj) -> str | None:
+    """Who a binding's subject is, as `user:<name>` or `group:<name>` (a ServiceAccount is the
+    user the API server authenticates it as)."""
     kind, name = subject.get("kind"), subject.get("name")
     if kind == "ServiceAccount":
-        return user == f"system:serviceaccount:{subject.get('namespace', '')}:{name}"
+        return f"user:system:serviceaccount:{subject.get('namespace', '')}:{name}"
     if kind == "User":
-        return name == user
+        return f"user:{name}"
     if kind == "Group":
-        return name in groups
-    return False
+        return f"group:{name}"
+    return None
+
+
+def binding_keys(binding: Obj) -> set[str]:
+    """The subject keys of every subject a binding names."""
+    return {k for s in binding.get("subjects") or [] if (k := subject_key(s)) is not None}
+
+
+def identity_keys(user: str, groups: tuple[str, ...]) -> tuple[str, ...]:
+    """The subject keys a binding must name to grant `user` (with `groups`) anything."""
+    return (f"user:{user}", *(f"group:{g}" for g in groups))
+
+
+def subject_matches(subject: Obj, user: str, groups: tuple[str, ...]) -> bool:
+    return subject_key(subject) in identity_keys(user, groups)
 
 
 def _is_default(obj: Obj) -> bool:

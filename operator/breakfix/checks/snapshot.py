@@ -49,6 +49,10 @@ class ObjectsNeed:
     # Only these objects, each read by name: for kinds the operator may get but never lists
     # (Secrets, kube/watched.py GET_ONLY).
     names: tuple[str, ...] = ()
+    # Bindings only: those naming one of these subjects (rbac_rights.identity_keys). A whole-set
+    # RBAC check judged every binding of the cluster at each grading, 8,000 at 2,000 labs; the
+    # cache keeps bindings by subject as well.
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

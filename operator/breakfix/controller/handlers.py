@@ -16,6 +16,7 @@ import kopf
 from aiohttp import web
 
 from breakfix import GROUP, NAMESPACE_PREFIX, VERSION
+from breakfix.checks.rbac_rights import binding_keys
 from breakfix.controller.lab_loop import LabLoop, LoopSettings
 from breakfix.controller.leader import lease_namespace
 from breakfix.controller.signals import Signals
@@ -140,6 +141,7 @@ def _informer(state: Shared, watched: WatchedKind, fence: str | None) -> Informe
         Fence(fence, lease_namespace() if watched.namespaced else None)
         if fence and watched.fenced
         else None,
+        keys_of=binding_keys if watched.kind in ("RoleBinding", "ClusterRoleBinding") else None,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from breakfix.checks.admits import resubmitted
 from breakfix.checks.diagnose import labels_match, live, name_of
+from breakfix.checks.rbac_rights import binding_keys
 from breakfix.checks.service_request import (
     ANSWER_SECONDS,
     answer_key,
@@ -69,7 +70,9 @@ _fresh: dict[ObjectsNeed, tuple[float, asyncio.Task[list[dict[str, Any]]]]] = {}
 async def fresh_list(kube: Kube, need: ObjectsNeed, not_before: float) -> list[dict[str, Any]]:
     """`need` read through the API by a request sent at `not_before` or later: one already on
     its way is shared, so labs graded at the same moment (a class fixing the same lab) do not
-    each list every RBAC object of the cluster."""
+    each list every RBAC object of the cluster (nor each binding subject its own list)."""
+    if need.subjects:
+        return with_subjects(await fresh_list(kube, replace(need, subjects=()), not_before), need)
     known = _fresh.get(need)
     if known is None or known[0] < not_before:
         task = asyncio.ensure_future(kube.list_objects(need.api_version, need.kind, need.namespace))
@@ -84,6 +87,14 @@ async def fresh_list(kube: Kube, need: ObjectsNeed, not_before: float) -> list[d
     return await asyncio.shield(known[1])
 
 
+def with_subjects(objs: list[dict[str, Any]], need: ObjectsNeed) -> list[dict[str, Any]]:
+    """The bindings among `objs` that name one of `need`'s subjects (all, if it names none)."""
+    if not need.subjects:
+        return objs
+    wanted = set(need.subjects)
+    return [o for o in objs if binding_keys(o) & wanted]
+
+
 def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
     watched = BY_API_KIND.get((need.api_version, need.kind))
     if watched is None or watched.index_id not in indexes:
@@ -92,6 +103,15 @@ def cached(indexes: Indexes, need: ObjectsNeed) -> list[dict[str, Any]] | None:
     if not getattr(index, "ready", True):
         # An informer that has not listed its kind yet.
         return None
+    if need.subjects:
+        by_keys = getattr(index, "by_keys", None)
+        found: list[dict[str, Any]] | None = (
+            by_keys(need.subjects) if by_keys is not None and need.namespace == "" else None
+        )
+        if found is not None:
+            return found
+        objs = cached(indexes, replace(need, subjects=()))
+        return None if objs is None else with_subjects(objs, need)
     # An informer's store holds one object per name by construction; Kopf's may hold ghosts.
     newest = (lambda objs: objs) if getattr(index, "exact", False) else newest_per_name
     if watched.namespaced and need.namespace == "":

@@ -69,6 +69,39 @@ class Fence:
     namespace: str | None
 
 
+class KeyIndex:
+    """The store's objects by the keys `keys_of` gives each (a binding's subjects): a check that
+    wants the few naming its subject reads those, not every object of the cluster."""
+
+    def __init__(self, keys_of: Callable[[Obj], set[str]]) -> None:
+        self.keys_of = keys_of
+        self._by_key: dict[str, dict[tuple[str, str], Obj]] = {}
+
+    def rebuild(self, store: dict[str, dict[str, Obj]]) -> None:
+        self._by_key.clear()
+        for objects in store.values():
+            for obj in objects.values():
+                self.replace(None, obj)
+
+    def replace(self, old: Obj | None, new: Obj | None) -> None:
+        if old is not None:
+            for key in self.keys_of(old):
+                held = self._by_key.get(key)
+                if held is not None:
+                    held.pop(object_key(old), None)
+                    if not held:
+                        del self._by_key[key]
+        if new is not None:
+            for key in self.keys_of(new):
+                self._by_key.setdefault(key, {})[object_key(new)] = new
+
+    def get(self, keys: tuple[str, ...]) -> list[Obj]:
+        found: dict[tuple[str, str], Obj] = {}
+        for key in keys:
+            found.update(self._by_key.get(key, {}))
+        return list(found.values())
+
+
 class StoreIndex(Mapping[str, Any]):
     """The cache seen as a Kopf index is: namespace ("" for cluster-scoped) -> its objects."""
 
@@ -77,8 +110,14 @@ class StoreIndex(Mapping[str, Any]):
         store: dict[str, dict[str, Obj]],
         ready: asyncio.Event,
         settle: Callable[[float], Awaitable[bool]],
+        keyed: KeyIndex | None = None,
     ) -> None:
         self._store, self._ready, self.settle = store, ready, settle
+        self._keyed = keyed
+
+    def by_keys(self, keys: tuple[str, ...]) -> list[Obj] | None:
+        """The objects holding one of `keys`, when this cache keeps such an index."""
+        return None if self._keyed is None else self._keyed.get(keys)
 
     # One object per namespace and name: a relist replaces the store whole.
     exact = True
@@ -148,16 +187,18 @@ class Informer:
         slim: Callable[[Obj], Obj],
         fence: Fence | None = None,
         fence_after: int = FENCE_AFTER_OBJECTS,
+        keys_of: Callable[[Obj], set[str]] | None = None,
     ) -> None:
         self.kube, self.watched, self.changed = kube, watched, changed
         self.keep, self.slim, self.fence_object = keep, slim, fence
         self.fence_after = fence_after
         self.store: dict[str, dict[str, Obj]] = {}
+        self.keyed = KeyIndex(keys_of) if keys_of is not None else None
         self.synced = asyncio.Event()
         # Set once the kind is listed, or found not served (a CRD not installed): what the
         # operator's startup waits for.
         self.answered = asyncio.Event()
-        self.index = StoreIndex(self.store, self.synced, self.settle)
+        self.index = StoreIndex(self.store, self.synced, self.settle, self.keyed)
         # Fence marks are `<this process's token>-<counter>`: a mark another process (an
         # earlier operator) left proves nothing about this one's rounds.
         self._token = secrets.token_hex(4)
@@ -230,6 +271,8 @@ class Informer:
         old = {ns: dict(objs) for ns, objs in self.store.items()}
         self.store.clear()
         self.store.update(fresh)
+        if self.keyed is not None:
+            self.keyed.rebuild(self.store)
         if self.synced.is_set():
             # A relist after a broken watch: what changed meanwhile arrived without events.
             for obj in changed_between(old, fresh):
@@ -287,6 +330,10 @@ class Informer:
                     self._fence_arrived(obj)
                 elif self.keep(obj):
                     slim = self.slim(obj)
+                    if self.keyed is not None:
+                        namespace, name = object_key(slim)
+                        old = self.store.get(namespace, {}).get(name)
+                        self.keyed.replace(old, None if kind == "DELETED" else slim)
                     apply_event(self.store, str(kind), slim)
                     self.changed(slim)
         return version
