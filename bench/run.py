@@ -266,6 +266,8 @@ async def api_requests(kube: Kube) -> float:
 
 
 FLOOR_SAMPLES = 50
+# Labs of each scale step fixed one at a time before its storm.
+SINGLE_FIXES = 10
 
 
 async def api_floor(kube: Kube) -> dict[str, list[float]]:
@@ -445,7 +447,6 @@ async def scale_step(
     # the operator's CPU while it lasts.
     folder = load_lab(ROOT / "labs" / FAST_LAB)
     storm = range(count - max(5, (count - existing) // 10), count)
-    cpu_before, storm_started = op.cpu_seconds(), time.monotonic()
 
     async def fix(i: int) -> float:
         name = f"bench-{result.mode}-scale-{i}"
@@ -455,6 +456,14 @@ async def scale_step(
         fixed = time.monotonic()
         return await watch.until(name, "solved", 300) - fixed
 
+    # First SINGLE_FIXES labs fixed one at a time, a random pause apart: what one learner's fix
+    # costs with this many labs held (the storm's figure grows with the storm's own size too).
+    rng = random.Random(count)
+    singles = []
+    for i in range(storm.start - SINGLE_FIXES, storm.start):
+        await asyncio.sleep(rng.uniform(0, 1))
+        singles.append(await fix(i))
+    cpu_before, storm_started = op.cpu_seconds(), time.monotonic()
     latencies = await asyncio.gather(*(fix(i) for i in storm))
     storm_s = time.monotonic() - storm_started
     storm_cpu = op.cpu_seconds() - cpu_before
@@ -470,6 +479,8 @@ async def scale_step(
             "api_requests_per_lab_per_min_at_rest": round(requests / count / (rest / 60), 3),
             "api_requests_total_at_rest_per_min": round(requests / (rest / 60), 1),
             "operator_watch_connections": watches,
+            "fix_one_at_a_time_p50_s": round(statistics.median(singles), 3),
+            "fix_one_at_a_time_p95_s": round(pct(singles, 0.95), 3),
             "fix_storm_labs": len(latencies),
             "fix_to_solved_under_load_p50_s": round(statistics.median(latencies), 3),
             "fix_to_solved_under_load_p95_s": round(pct(latencies, 0.95), 3),
@@ -648,8 +659,10 @@ def summary(results: list[ModeResult]) -> list[dict[str, Any]]:
             ("operator_watch_connections", "watch connections held", ""),
             ("operator_cpu_percent_in_fix_storm", "operator CPU % in a fix storm", ""),
             ("operator_rss_mib_after_fix_storm", "operator RSS MiB after the storm", ""),
+            ("fix_one_at_a_time_p50_s", "fix→Solved one at a time p50", "≤ 2x at 50"),
+            ("fix_one_at_a_time_p95_s", "fix→Solved one at a time p95", ""),
             ("fix_storm_labs", "labs fixed at once in the storm", ""),
-            ("fix_to_solved_under_load_p50_s", "fix→Solved in the storm p50", "≤ 2x at 50"),
+            ("fix_to_solved_under_load_p50_s", "fix→Solved in the storm p50", ""),
             ("fix_to_solved_under_load_p95_s", "fix→Solved in the storm p95", ""),
             ("time_to_all_ready_s", "all labs Ready after", ""),
             ("quiet_after_ready_s", "operator quiet after Ready", ""),
