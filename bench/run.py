@@ -61,6 +61,10 @@ class ModeResult:
     fix_pod_operator_s: list[float] = field(default_factory=list)
     provision_operator_s: list[float] = field(default_factory=list)
     provision_symptoms_s: list[float] = field(default_factory=list)
+    # A solved lab reset (spec.reset raised): until it is provisioned again (its old namespace
+    # deleted first, which is the cluster's part), and until Ready again.
+    reset_provisioned_s: list[float] = field(default_factory=list)
+    reset_ready_s: list[float] = field(default_factory=list)
     scale: list[dict[str, Any]] = field(default_factory=list)
     # Grading stage -> mean and p95 (upper bound of its bucket) in ms, over the fixes.
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -95,10 +99,14 @@ class LabWatch:
         name, now = obj["metadata"]["name"], time.monotonic()
         status = obj.get("status") or {}
         conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
+        again = int(status.get("observedReset") or 0) >= 1
         for key, ok in (
             ("provisioned", bool(status.get("provisioned"))),
             ("ready", conds.get("Ready") == "True"),
             ("solved", conds.get("Solved") == "True"),
+            # After the first reset: provisioned and Ready again.
+            ("reset-provisioned", again and bool(status.get("provisioned"))),
+            ("reset-ready", again and conds.get("Ready") == "True"),
         ):
             if ok:
                 self.seen.setdefault((name, key), now)
@@ -268,6 +276,8 @@ async def api_requests(kube: Kube) -> float:
 FLOOR_SAMPLES = 50
 # Labs of each scale step fixed one at a time before its storm.
 SINGLE_FIXES = 10
+# Solved labs reset one at a time after the fixes.
+RESETS = 10
 
 
 async def api_floor(kube: Kube) -> dict[str, list[float]]:
@@ -415,6 +425,11 @@ async def fix_latency(
         else:
             result.fix_operator_s.append(operator_part)
     result.stages = stage_figures(stages_before, op.stages())
+    for name, _, _ in names[:RESETS]:
+        asked = time.monotonic()
+        await kube.patch(API_VERSION, "Lab", name, {"spec": {"reset": 1}}, "merge")
+        result.reset_provisioned_s.append(await watch.until(name, "reset-provisioned") - asked)
+        result.reset_ready_s.append(await watch.until(name, "reset-ready") - asked)
 
 
 async def scale_step(
@@ -628,6 +643,8 @@ def summary(results: list[ModeResult]) -> list[dict[str, Any]]:
         ("fix→Solved, cluster part", "fix_cluster_s"),
         ("provisioning, operator part", "provision_operator_s"),
         ("provisioning, waiting for symptoms", "provision_symptoms_s"),
+        ("reset → provisioned again (old namespace deleted first)", "reset_provisioned_s"),
+        ("reset → Ready again", "reset_ready_s"),
     ):
         for q, name in ((0.5, "p50"), (0.95, "p95")):
             target = ""
