@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from breakfix.checks.models import CheckResult
 from breakfix.checks.snapshot import ObjectsNeed, Snapshot
 from breakfix.lab.actions import (
     Action,
@@ -25,7 +26,7 @@ from breakfix.lab.actions import (
     WriteStatus,
 )
 from breakfix.lab.conditions import Status, condition, iso
-from breakfix.lab.decide import decide
+from breakfix.lab.decide import decide, settling
 from breakfix.lab.nodes import HOLDER
 from breakfix.lab.observed import Observed
 
@@ -475,3 +476,17 @@ def test_a_lab_not_ready_at_its_deadline_is_final_with_nothing_passed() -> None:
     decision, _ = step({}, spec, Cluster(mode=None), T0 + 20)
     assert decision.status["final"] is True
     assert "checks" not in decision.status
+
+
+def test_a_lagging_no_is_asked_again_soon_only_when_nothing_else_fails_after_ready() -> None:
+    started = {"startedAt": iso(1000.0)}
+    lagging = CheckResult(name="can", passed=False, message="no", settling_at=1010.05)
+    passing = CheckResult(name="kept", passed=True, message="ok")
+    broken = CheckResult(name="other", passed=False, message="no")
+    assert settling([lagging, passing], 1010.0, started) == 1010.05
+    # Something else fails too: the lag is not what stands between the lab and Solved.
+    assert settling([lagging, broken], 1010.0, started) == float("inf")
+    # Woken before the lab was Ready (its own provisioning): broken on purpose.
+    assert settling([lagging], 999.0, started) == float("inf")
+    assert settling([lagging], 1010.0, {}) == float("inf")
+    assert settling([passing], 1010.0, started) == float("inf")

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
-from breakfix.checks.check_type import CheckType
+from breakfix.checks.check_type import INFORMER_SETTLE_STEPS, CheckType
 from breakfix.checks.models import NAME_PATTERN, CheckResult, Model
 from breakfix.checks.registry import BY_KEY
 from breakfix.checks.snapshot import Need, Snapshot
@@ -102,15 +102,23 @@ def evaluate(check: Check, snapshot: Snapshot, namespace: str) -> CheckResult:
     if every is not None:
         recheck_at = min(recheck_at or float("inf"), snapshot.now + every)
     settle = type(check.body).settle_seconds
+    settling_at = None
     if settle is not None and snapshot.woken_at is not None:
         settled = snapshot.woken_at + settle
         if snapshot.now < settled:
             recheck_at = min(recheck_at or float("inf"), settled)
+            if not verdict.passed:
+                # A no may be the lag: sooner the sooner after the event (lab/decide.py asks
+                # again then only when nothing else fails).
+                since = snapshot.now - snapshot.woken_at
+                step = next((s for s in INFORMER_SETTLE_STEPS if s > since), settle)
+                settling_at = min(settled, snapshot.woken_at + step)
     return CheckResult(
         name=check.name,
         passed=verdict.passed,
         message=verdict.message,
         recheck_at=recheck_at,
+        settling_at=settling_at,
     )
 
 

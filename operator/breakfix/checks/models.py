@@ -20,6 +20,11 @@ class CheckResult(Model):
     recheck_at: float | None = Field(
         None, description="Epoch seconds at which the result may change without any event."
     )
+    settling_at: float | None = Field(
+        None,
+        description="A no that may be the API server's own caches lagging the event that woke "
+        "the lab: when to ask again if nothing else stands between the lab and Solved.",
+    )
     unknown: bool = Field(
         False,
         description="What the check reads could not be read (the API server slow or away): "

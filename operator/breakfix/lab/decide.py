@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from breakfix.checks.check import all_needs, evaluate, wake_kinds
+from breakfix.checks.models import CheckResult
 from breakfix.lab import reasons as r
 from breakfix.lab.actions import (
     Action,
@@ -70,6 +71,20 @@ class _Step:
         )
         wait = retry if retry is not None else self.timing.safety_seconds
         return self.done(seen.now + wait)
+
+
+def settling(results: list[CheckResult], woken_at: float | None, status: Status) -> float:
+    """When to grade again because the only checks failing may be answers lagging a learner's
+    change (checks.check.INFORMER_SETTLE_STEPS): never during provisioning, whose own changes
+    lag as well and leave the lab broken on purpose."""
+    failing = [x for x in results if not x.passed]
+    started = status.get("startedAt")
+    if not failing or woken_at is None or not started or woken_at <= parse_iso(started):
+        return float("inf")
+    times = [x.settling_at for x in failing]
+    if any(t is None for t in times):
+        return float("inf")
+    return min(t for t in times if t is not None)
 
 
 def decide(seen: Observed, timing: Timing = Timing()) -> Decision:
@@ -268,6 +283,7 @@ def _grading(
             ),
         )
         wake = min(wake, next_recheck(results, wake))
+        wake = min(wake, settling(results, seen.checks.woken_at, step.status))
         if spec.time_limit_seconds and not step.status.get("firstSolvedAt"):
             deadline = parse_iso(step.status["startedAt"]) + spec.time_limit_seconds + 1
             if deadline > seen.now:
