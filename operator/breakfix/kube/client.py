@@ -165,33 +165,35 @@ class Kube:
             timeout=timeout,
         )  # fmt: skip
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The parsed JSON answer; an error status raises ApiException."""
+    async def _body(self, method: str, path: str, **kwargs: Any) -> bytes:
+        """The answer's bytes; an error status raises ApiException."""
         response = await self.request(method, path, **kwargs)
         async with response:
             body = await response.read()
         if response.status >= 400:
             raise ApiException(response.status, response.reason, body)
+        return body
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The parsed JSON answer; an error status raises ApiException."""
+        body = await self._body(method, path, **kwargs)
         return json.loads(body) if body else None
 
     async def text(self, path: str, params: dict[str, Any] | None = None) -> str:
-        response = await self.request("GET", path, params)
-        async with response:
-            body = await response.read()
-        if response.status >= 400:
-            raise ApiException(response.status, response.reason, body)
-        return body.decode(errors="replace")
+        return (await self._body("GET", path, params=params)).decode(errors="replace")
 
     async def resource(self, api_version: str, kind: str) -> Resource:
         known = self._kinds.get(api_version)
         if known is None or kind not in known:
             # First use, or a kind the last discovery did not list: a CRD installed since.
-            known = self._kinds[api_version] = await self._discover(api_version)
+            known = self._kinds[api_version] = await self.discover(api_version)
         if kind not in known:
             raise ResourceNotFoundError(f"the cluster does not serve {api_version} {kind}")
         return known[kind]
 
-    async def _discover(self, api_version: str) -> dict[str, Resource]:
+    async def discover(self, api_version: str) -> dict[str, Resource]:
+        """The kinds the API server serves in `api_version` now (none if it serves no such
+        group-version)."""
         try:
             found = await self.call("GET", group_version_path(api_version))
         except ApiException as exc:
@@ -343,15 +345,11 @@ class Kube:
         patch_type: str = "merge",
     ) -> None:
         res = await self.resource(api_version, kind)
-        response = await self.request(
+        # The answer is the whole object: not parsed, as nothing here reads it.
+        await self._body(
             "PATCH", res.path(name, namespace, "status"), body=patch,
             content_type=PATCH_CONTENT_TYPES[patch_type],
         )  # fmt: skip
-        async with response:
-            # The answer is the whole object: not parsed, as nothing here reads it.
-            body = await response.read()
-        if response.status >= 400:
-            raise ApiException(response.status, response.reason, body)
 
     async def replace(self, obj: Obj, namespace: str | None = None) -> Obj:
         """PUT: fails with 409 when the object changed since its resourceVersion was read."""

@@ -17,6 +17,7 @@ everything before it has too: a fence costs one small write, shared by every gra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
@@ -32,9 +33,7 @@ from breakfix.kube.client import (
     ApiException,
     Kube,
     ResourceNotFoundError,
-    group_version_path,
     transient,
-    watch_events,
 )
 from breakfix.kube.watched import WatchedKind
 
@@ -286,56 +285,37 @@ class Informer:
 
     async def _served(self) -> bool:
         """Whether the API server now serves the kind (its CRD was installed)."""
-        try:
-            found = await self.kube.call("GET", group_version_path(self.watched.api_version))
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return any(r.get("name") == self.watched.plural for r in found.get("resources") or [])
+        return self.watched.kind in await self.kube.discover(self.watched.api_version)
 
     async def _watch(self, version: str) -> str:
-        res = await self.kube.resource(self.watched.api_version, self.watched.kind)
-        response = await self.kube.request(
-            "GET",
-            res.path(),
-            params={
-                "watch": True,
-                "allowWatchBookmarks": True,
-                "resourceVersion": version,
-                "timeoutSeconds": WATCH_SECONDS,
-            },
-            timeout=aiohttp.ClientTimeout(
-                total=WATCH_SECONDS + 30, sock_connect=5, sock_read=WATCH_SECONDS + 30
-            ),
+        events = self.kube.watch(
+            self.watched.api_version,
+            self.watched.kind,
+            resource_version=version,
+            timeout_seconds=WATCH_SECONDS,
+            bookmarks=True,
         )
-        async with response:
-            if response.status != 200:
-                exc = ApiException(response.status, response.reason, await response.read())
-                if response.status == 410:
-                    raise Gone() from exc
-                raise exc
-            async for event in watch_events(response):
-                kind, obj = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        raise Gone()
-                    raise ApiException(obj.get("code"), obj.get("reason"))
-                version = _version(obj) or version
-                if kind == "BOOKMARK":
-                    continue
-                obj.setdefault("apiVersion", self.watched.api_version)
-                obj.setdefault("kind", self.watched.kind)
-                if is_fence(obj):
-                    self._fence_arrived(obj)
-                elif self.keep(obj):
-                    slim = self.slim(obj)
-                    if self.keyed is not None:
-                        namespace, name = object_key(slim)
-                        old = self.store.get(namespace, {}).get(name)
-                        self.keyed.replace(old, None if kind == "DELETED" else slim)
-                    apply_event(self.store, str(kind), slim)
-                    self.changed(slim)
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    version = _version(obj) or version
+                    if kind == "BOOKMARK":
+                        continue
+                    if is_fence(obj):
+                        self._fence_arrived(obj)
+                    elif self.keep(obj):
+                        slim = self.slim(obj)
+                        if self.keyed is not None:
+                            namespace, name = object_key(slim)
+                            old = self.store.get(namespace, {}).get(name)
+                            self.keyed.replace(old, None if kind == "DELETED" else slim)
+                        apply_event(self.store, str(kind), slim)
+                        self.changed(slim)
+        except ApiException as exc:
+            if exc.status == 410:
+                raise Gone() from exc
+            raise
         return version
 
     def _fence_arrived(self, obj: Obj) -> None:
