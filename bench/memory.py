@@ -1,11 +1,12 @@
 """Where the operator's memory goes with N labs: a profile, not a figure.
 
-    python bench/memory.py [--labs 500] [--frames 8]
+    python bench/memory.py [--labs 200] [--frames 1]
 
 The chart's operator is scaled to 0 and this tree's operator runs as a local process with
 tracemalloc (BREAKFIX_TRACEMALLOC); N labs without containers are applied, and once all are
 Ready and the operator is quiet, SIGUSR1 makes it log its largest allocation sites and their call
-chains, printed here with its RSS. Tracing doubles the memory it watches, so the RSS printed is
+chains, printed here with its RSS: once before the labs (imports and startup) and once after,
+as the growth the labs brought. Tracing doubles the memory it watches, so the RSS printed is
 the traced process's; `make bench` reports the untraced figures. The labs are deleted and the
 chart's operator scaled back to 1 at the end.
 """
@@ -54,8 +55,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--labs", type=int, default=500)
-    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--labs", type=int, default=200)
+    parser.add_argument("--frames", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench-results/memory.log"))
     args = parser.parse_args()
     kubectl_out("scale", "deployment/breakfix", "--replicas=0")
@@ -67,7 +68,10 @@ async def main() -> None:
     watch = LabWatch(kube)
     watch.start()
     try:
-        await asyncio.sleep(5)
+        await asyncio.sleep(15)
+        before = rss_mib(operator.pid)
+        operator.send_signal(signal.SIGUSR1)  # the baseline the growth is measured from
+        await asyncio.sleep(10)
         started = time.monotonic()
         for i in range(args.labs):
             await kube.apply(lab_body(f"bench-memory-{i}", FAST_LAB, 7000 + i))
@@ -75,7 +79,11 @@ async def main() -> None:
             await watch.until(f"bench-memory-{i}", "ready", 900)
         print(f"{args.labs} labs Ready after {time.monotonic() - started:.1f}s")
         await asyncio.sleep(30)
-        print(f"operator RSS (traced): {rss_mib(operator.pid):.1f} MiB")
+        after = rss_mib(operator.pid)
+        print(
+            f"operator RSS (traced): {before:.1f} MiB before the labs, {after:.1f} after "
+            f"({(after - before) * 1024 / args.labs:.0f} KiB per lab)"
+        )
         mark = log.stat().st_size
         operator.send_signal(signal.SIGUSR1)
         await asyncio.sleep(20)

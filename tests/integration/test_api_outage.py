@@ -7,6 +7,7 @@ The kube-apiserver static pod is stopped the way an administrator would: its man
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -85,6 +86,17 @@ def operator_reaches_api(operator: InClusterOperator) -> bool:
     return proc.returncode == 0
 
 
+def solved_raw(name: str) -> bool:
+    """Whether the Lab is Solved, read by its API path: kubectl's discovery (what `kubectl wait`
+    and `get lab` do first) may wait seconds on the aggregated API of metrics-server, which is
+    unreachable for a while after the API server restarted."""
+    proc = kubectl("get", f"--raw=/apis/breakfix.dev/v1alpha1/labs/{name}", check=False, timeout=5)
+    if proc.returncode != 0:
+        return False
+    conditions = json.loads(proc.stdout).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Solved" and c.get("status") == "True" for c in conditions)
+
+
 # The first integration test pays for the session's cluster and operator (187 s in CI, cold) on
 # top of its own waits for the control plane and a canary to come back (up to 400 s).
 @pytest.mark.timeout(900)
@@ -109,19 +121,28 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
                interval=0.2)  # fmt: skip
     service_gap = time.monotonic() - back
 
-    fixed = time.monotonic()
+    started = time.monotonic()
     apply_reference_solution(name)
-    wait_condition(name, "Solved", 60)
+    # The fix is in the API once kubectl returns; how long kubectl itself took (its discovery
+    # meets an aggregated API, metrics-server's, that is not reachable again yet) is not the
+    # operator's.
+    fixed = time.monotonic()
+    wait_until(lambda: solved_raw(name), 60, f"lab {name} to be Solved", interval=0.05)
     took = time.monotonic() - fixed
-    print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s "
-          f"(the kubernetes Service reached it {service_gap:.1f}s after it answered)")  # fmt: skip
+    print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s after kubectl "
+          f"applied it in {fixed - started:.2f}s (the kubernetes Service reached the API again "
+          f"{service_gap:.1f}s after it answered)")  # fmt: skip
     record(
         "API server stopped",
         outage_s=OUTAGE_SECONDS,
         service_back_after_s=round(service_gap, 1),
+        fix_applied_in_s=round(fixed - started, 2),
         fix_graded_after_s=round(took, 2),
     )
-    assert took < 5, f"a fix after the outage took {took:.1f}s to be graded"
+    assert took < 5, (
+        f"a fix after the outage took {took:.1f}s to be graded; the operator's log:\n"
+        + operator.logs()[-6000:]
+    )
     # Rode it out: neither the kubelet (a failed probe) nor Kopf restarted the operator.
     assert operator.restarts() == restarts
     operator.wait_healthy()

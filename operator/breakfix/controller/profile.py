@@ -1,7 +1,9 @@
 """Where the operator's memory goes, asked of the running process: with BREAKFIX_TRACEMALLOC set
-to a frame count, tracemalloc traces every allocation from the start, and each SIGUSR1 logs the
-largest live allocation sites and the call chains that made them. Tracing costs CPU and about as
-much memory again, so it is for profiling runs, never for the figures a benchmark reports.
+to a frame count, tracemalloc traces every allocation from the start. The first SIGUSR1 logs the
+largest live allocation sites and the call chains that made them, and keeps that snapshot: each
+later one logs what grew since (what N labs added, with the imports and startup left out).
+Tracing costs CPU and about as much memory again, so it is for profiling runs, never for the
+figures a benchmark reports.
 """
 
 from __future__ import annotations
@@ -22,16 +24,36 @@ def start_from_env() -> None:
         tracemalloc.start(frames)
 
 
+_FILTERS = [
+    tracemalloc.Filter(False, tracemalloc.__file__),
+    tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+]
+_baseline: list[tracemalloc.Snapshot] = []
+
+
 def report(top: int = 25, chains: int = 8) -> str:
-    """The largest allocation sites by line, then the call chains of the largest few."""
-    snapshot = tracemalloc.take_snapshot().filter_traces(
-        [
-            tracemalloc.Filter(False, tracemalloc.__file__),
-            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
-        ]
-    )
+    """The largest allocation sites (by file, then by line), then the call chains of the
+    largest few; after the first report, the growth since it."""
+    snapshot = tracemalloc.take_snapshot().filter_traces(_FILTERS)
     total = sum(s.size for s in snapshot.statistics("filename"))
     lines = [f"traced memory: {total / 2**20:.1f} MiB live"]
+    if _baseline:
+        before = _baseline[0]
+        was = sum(s.size for s in before.statistics("filename"))
+        lines.append(f"grown since the first report: {(total - was) / 2**20:+.1f} MiB")
+        for key in ("filename", "lineno"):
+            for diff in snapshot.compare_to(before, key)[:top]:
+                frame = diff.traceback[0]
+                where = frame.filename if key == "filename" else f"{frame.filename}:{frame.lineno}"
+                lines.append(
+                    f"{diff.size_diff / 2**20:+8.2f} MiB {diff.count_diff:+9d} blocks  {where}"
+                )
+        for diff in snapshot.compare_to(before, "traceback")[:chains]:
+            lines.append(f"--- {diff.size_diff / 2**20:+.2f} MiB in {diff.count_diff:+d} blocks:")
+            chain = diff.traceback.format(most_recent_first=True)[:24]
+            lines.extend("    " + line for line in chain)
+        return "\n".join(lines)
+    _baseline.append(snapshot)
     # By file first: which library holds it (Kopf's per-object state, the caches, the client).
     for stat in snapshot.statistics("filename")[:top]:
         frame = stat.traceback[0]
