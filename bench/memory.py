@@ -68,7 +68,8 @@ async def main() -> None:
     watch = LabWatch(kube)
     watch.start()
     try:
-        await asyncio.sleep(15)
+        # Past the old operator's Lease (15 s) and this one's startup.
+        await asyncio.sleep(30)
         before = rss_mib(operator.pid)
         operator.send_signal(signal.SIGUSR1)  # the baseline the growth is measured from
         await asyncio.sleep(10)
