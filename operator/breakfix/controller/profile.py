@@ -41,31 +41,28 @@ def report(top: int = 25, chains: int = 8) -> str:
         before = _baseline[0]
         was = sum(s.size for s in before.statistics("filename"))
         lines.append(f"grown since the first report: {(total - was) / 2**20:+.1f} MiB")
-        for key in ("filename", "lineno"):
-            for diff in snapshot.compare_to(before, key)[:top]:
-                frame = diff.traceback[0]
-                where = frame.filename if key == "filename" else f"{frame.filename}:{frame.lineno}"
-                lines.append(
-                    f"{diff.size_diff / 2**20:+8.2f} MiB {diff.count_diff:+9d} blocks  {where}"
-                )
-        for diff in snapshot.compare_to(before, "traceback")[:chains]:
-            lines.append(f"--- {diff.size_diff / 2**20:+.2f} MiB in {diff.count_diff:+d} blocks:")
-            chain = diff.traceback.format(most_recent_first=True)[:24]
-            lines.extend("    " + line for line in chain)
-        return "\n".join(lines)
-    _baseline.append(snapshot)
+        sign = "+"
+
+        def stats(key: str) -> list[tuple[int, int, tracemalloc.Traceback]]:
+            return [
+                (d.size_diff, d.count_diff, d.traceback) for d in snapshot.compare_to(before, key)
+            ]
+    else:
+        _baseline.append(snapshot)
+        sign = ""
+
+        def stats(key: str) -> list[tuple[int, int, tracemalloc.Traceback]]:
+            return [(s.size, s.count, s.traceback) for s in snapshot.statistics(key)]
+
     # By file first: which library holds it (Kopf's per-object state, the caches, the client).
-    for stat in snapshot.statistics("filename")[:top]:
-        frame = stat.traceback[0]
-        lines.append(f"{stat.size / 2**20:8.2f} MiB {stat.count:9d} blocks  {frame.filename}")
-    for stat in snapshot.statistics("lineno")[:top]:
-        frame = stat.traceback[0]
-        lines.append(
-            f"{stat.size / 2**20:8.2f} MiB {stat.count:9d} blocks  {frame.filename}:{frame.lineno}"
-        )
-    for stat in snapshot.statistics("traceback")[:chains]:
-        lines.append(f"--- {stat.size / 2**20:.2f} MiB in {stat.count} blocks, allocated by:")
-        lines.extend("    " + line for line in stat.traceback.format(most_recent_first=True)[:24])
+    for key in ("filename", "lineno"):
+        for size, count, traceback in stats(key)[:top]:
+            frame = traceback[0]
+            where = frame.filename if key == "filename" else f"{frame.filename}:{frame.lineno}"
+            lines.append(f"{size / 2**20:{sign}8.2f} MiB {count:{sign}9d} blocks  {where}")
+    for size, count, traceback in stats("traceback")[:chains]:
+        lines.append(f"--- {size / 2**20:{sign}.2f} MiB in {count:{sign}d} blocks, allocated by:")
+        lines.extend("    " + line for line in traceback.format(most_recent_first=True)[:24])
     return "\n".join(lines)
 
 
