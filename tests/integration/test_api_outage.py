@@ -31,6 +31,8 @@ MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 ASIDE = "/etc/kubernetes/kube-apiserver.yaml.outage"
 OUTAGE_SECONDS = 30
 CANARY = "t-outage-canary"
+# Fixes graded, at most, to find one the API server did not restart during.
+MEASUREMENTS = 3
 
 
 def control_plane() -> str:
@@ -42,8 +44,14 @@ def control_plane() -> str:
     return str(node)
 
 
-def on_node(node: str, script: str) -> None:
-    subprocess.run([_engine(), "exec", node, "sh", "-c", script], check=True, timeout=60)
+def on_node(node: str, script: str) -> str:
+    return subprocess.run([_engine(), "exec", node, "sh", "-c", script], check=True, timeout=60,
+                          capture_output=True, text=True).stdout  # fmt: skip
+
+
+def apiserver_container(node: str) -> str:
+    """The running kube-apiserver container's ID, as the node's runtime knows it ("" if none)."""
+    return on_node(node, "crictl ps --name kube-apiserver --state running -q").strip()
 
 
 def answers() -> bool:
@@ -53,16 +61,17 @@ def answers() -> bool:
         return False
 
 
-def answers_steadily(seconds: float = 25) -> bool:
-    """Ready every second for `seconds`: a kubelet that saw the manifest go and come back may
-    process the two out of order and restart the new API server once more, up to a sync period
-    (20 s) after its first answer, resetting whatever was asked of it meanwhile."""
+def answers_steadily(node: str, seconds: float = 25) -> bool:
+    """Ready every second for `seconds`, from one and the same container: a kubelet that saw the
+    manifest go and come back may process the two out of order and start the API server once
+    more after its first answer, resetting whatever was asked of it meanwhile."""
     until = time.monotonic() + seconds
+    first = apiserver_container(node)
     while time.monotonic() < until:
         if not answers():
             return False
         time.sleep(1)
-    return True
+    return bool(first) and apiserver_container(node) == first
 
 
 # Where the operator meets the API server: the `kubernetes` Service, whose endpoint the API
@@ -97,6 +106,15 @@ def solved_raw(name: str) -> bool:
     return any(c.get("type") == "Solved" and c.get("status") == "True" for c in conditions)
 
 
+def broken_role(name: str) -> dict[str, object]:
+    """The lab's Role as provisioned (the one its solution edits), to break the lab again."""
+    namespace = f"lab-{name}"
+    [role] = get_json("roles", "-n", namespace, "-l", "breakfix.dev/lab")["items"]
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": role["metadata"]["name"], "namespace": namespace},
+            "rules": role["rules"]}  # fmt: skip
+
+
 # The first integration test pays for the session's cluster and operator (187 s in CI, cold) on
 # top of its own waits for the control plane and a canary to come back (up to 400 s).
 @pytest.mark.timeout(900)
@@ -104,6 +122,7 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
     name = "t-outage"
     create_lab(name, "rbac-missing-permission", seed=4)
     wait_condition(name, "Ready", 150)
+    broken = broken_role(name)
     restarts = operator.restarts()
     node = control_plane()
     try:
@@ -114,21 +133,37 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
         on_node(node, f"[ -f {ASIDE} ] && mv {ASIDE} {MANIFEST} || true")
     wait_until(answers, 180, "the API server to answer again", interval=0.2)
     back = time.monotonic()
-    wait_until(answers_steadily, 180, "the API server to stay up", interval=0.2)
+    wait_until(lambda: answers_steadily(node), 240, "the API server to stay up", interval=0.2)
     # Nothing was graded on what could not be seen.
     assert condition(name, "Solved").get("status") == "False"
-    wait_until(lambda: operator_reaches_api(operator), 120, "the Service to reach the API again",
-               interval=0.2)  # fmt: skip
-    service_gap = time.monotonic() - back
-
-    started = time.monotonic()
-    apply_reference_solution(name)
-    # The fix is in the API once kubectl returns; how long kubectl itself took (its discovery
-    # meets an aggregated API, metrics-server's, that is not reachable again yet) is not the
-    # operator's.
-    fixed = time.monotonic()
-    wait_until(lambda: solved_raw(name), 60, f"lab {name} to be Solved", interval=0.05)
-    took = time.monotonic() - fixed
+    service_gap, restarts_seen = 0.0, 0
+    for _ in range(MEASUREMENTS):
+        wait_until(lambda: operator_reaches_api(operator), 120,
+                   "the Service to reach the API again", interval=0.2)  # fmt: skip
+        service_gap = service_gap or time.monotonic() - back
+        serving = apiserver_container(node)
+        started = time.monotonic()
+        apply_reference_solution(name)
+        # The fix is in the API once kubectl returns; how long kubectl itself took (its discovery
+        # meets an aggregated API, metrics-server's, that is not reachable again yet) is not the
+        # operator's.
+        fixed = time.monotonic()
+        wait_until(lambda: solved_raw(name), 60, f"lab {name} to be Solved", interval=0.05)
+        took = time.monotonic() - fixed
+        if apiserver_container(node) == serving:
+            break
+        # The kubelet started the API server once more while the fix was being graded (seen on a
+        # slow machine after the steady window): the operator waited on it, not on itself.
+        # Break the lab again and measure on a steady API server.
+        restarts_seen += 1
+        print(f"\nthe API server restarted while the fix was graded ({took:.2f}s): again")
+        wait_until(lambda: answers_steadily(node), 240, "the API server to stay up",
+                   interval=0.2)  # fmt: skip
+        kubectl("-n", f"lab-{name}", "apply", "-f", "-", input=json.dumps(broken))
+        wait_until(lambda: condition(name, "Solved").get("status") == "False", 60,
+                   f"lab {name} broken again")  # fmt: skip
+    else:
+        pytest.fail(f"the API server restarted during each of {MEASUREMENTS} measurements")
     print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s after kubectl "
           f"applied it in {fixed - started:.2f}s (the kubernetes Service reached the API again "
           f"{service_gap:.1f}s after it answered)")  # fmt: skip
@@ -138,6 +173,7 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
         service_back_after_s=round(service_gap, 1),
         fix_applied_in_s=round(fixed - started, 2),
         fix_graded_after_s=round(took, 2),
+        restarted_while_graded=restarts_seen,
     )
     assert took < 5, (
         f"a fix after the outage took {took:.1f}s to be graded; the operator's log:\n"

@@ -189,12 +189,25 @@ def test_with_a_standby_replica_the_dashboard_is_the_leaders(
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/", headers={"Authorization": f"Bearer {token()}"}
             )
-            page = wait_until(lambda: _answer(request), 30, "the new leader's dashboard")
+            try:
+                page = wait_until(lambda: _answer(request), 30, "the new leader's dashboard")
+            except AssertionError as timeout:
+                # A port-forward ends at the first connection its pod refuses: say so if it did.
+                if forward.poll() is None:
+                    raise
+                raise AssertionError(
+                    f"{timeout}; kubectl port-forward ended: {_said(forward)}"
+                ) from timeout
             assert "t-dash-ann" in page
         finally:
             forward.terminate()
     finally:
         operator.scale(1)
+
+
+def _said(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    return proc.stdout.read().strip()[-2000:]
 
 
 def _answer(request: urllib.request.Request) -> str | None:

@@ -53,13 +53,14 @@ async def serve(args: argparse.Namespace) -> int:
     kube = await Kube.connect()
     profile.install_signal(asyncio.get_running_loop())
 
-    async def operate(stop: asyncio.Event) -> None:
+    async def operate(stop: asyncio.Event, ready: asyncio.Event) -> None:
         await kopf.operator(
             clusterwide=True,
             standalone=True,
             liveness_endpoint=args.liveness,
             identity=identity(),
             stop_flag=stop,
+            ready_flag=ready,
         )
 
     try:

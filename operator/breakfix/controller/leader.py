@@ -235,12 +235,13 @@ async def standby_probe(url: str | None) -> AsyncIterator[None]:
 
 async def run_elected(
     kube: Kube,
-    operate: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+    operate: Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]],
     probe_url: str | None = None,
     identity: str | None = None,
 ) -> int:
-    """Wait to lead, then `operate(stop)` until it returns (a signal) or the Lease is lost (then
-    `stop` is set, and the exit code is 1: the container starts again, as a standby)."""
+    """Wait to lead, then `operate(stop, ready)` until it returns (a signal) or the Lease is lost
+    (then `stop` is set, and the exit code is 1: the container starts again, as a standby).
+    `operate` sets `ready` once it serves: only then is the pod labelled leader."""
     election = Election(kube, identity or candidate_identity(), lease_namespace())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -257,9 +258,15 @@ async def run_elected(
         await election.release()
         return 0
     logger.info(f"leading: holds {election.namespace}/{LEASE_NAME} as {election.identity}")
-    await mark_role(kube, "leader")
-    operator = asyncio.create_task(operate(stop))
+    ready = asyncio.Event()
+    operator = asyncio.create_task(operate(stop, ready))
     lost = asyncio.create_task(election.lost.wait())
+    # The dashboard's Service selects the leader: labelled before its startup is done (caches
+    # filled, dashboard listening), the pod would take connections it refuses, and a
+    # `kubectl port-forward` through the Service ends at the first refused one.
+    await _first(ready.wait(), asyncio.shield(operator), asyncio.shield(lost))
+    if ready.is_set():
+        await mark_role(kube, "leader")
     # A campaign that ends in an error renews no more: as good as lost.
     ended = {operator, lost, election.task}
     done, _ = await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
