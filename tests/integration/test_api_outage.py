@@ -54,6 +54,13 @@ def apiserver_container(node: str) -> str:
     return on_node(node, "crictl ps --name kube-apiserver --state running -q").strip()
 
 
+def path_to_api(node: str) -> tuple[str, str]:
+    """What the operator's way to the API server is: the API server's container, and the
+    `kubernetes` Service's EndpointSlice (its address taken away and put back changes it)."""
+    slice_ = get_json("endpointslice", "kubernetes", "-n", "default")
+    return apiserver_container(node), str(slice_["metadata"]["resourceVersion"])
+
+
 def answers() -> bool:
     try:
         return kubectl("get", "--raw=/readyz", check=False, timeout=5).returncode == 0
@@ -136,12 +143,12 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
     wait_until(lambda: answers_steadily(node), 240, "the API server to stay up", interval=0.2)
     # Nothing was graded on what could not be seen.
     assert condition(name, "Solved").get("status") == "False"
-    service_gap, restarts_seen = 0.0, 0
+    service_gap, changed = 0.0, 0
     for _ in range(MEASUREMENTS):
         wait_until(lambda: operator_reaches_api(operator), 120,
                    "the Service to reach the API again", interval=0.2)  # fmt: skip
         service_gap = service_gap or time.monotonic() - back
-        serving = apiserver_container(node)
+        serving = path_to_api(node)
         started = time.monotonic()
         apply_reference_solution(name)
         # The fix is in the API once kubectl returns; how long kubectl itself took (its discovery
@@ -150,20 +157,22 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
         fixed = time.monotonic()
         wait_until(lambda: solved_raw(name), 60, f"lab {name} to be Solved", interval=0.05)
         took = time.monotonic() - fixed
-        if apiserver_container(node) == serving:
+        now = path_to_api(node)
+        if now == serving:
             break
         # The kubelet started the API server once more while the fix was being graded (seen on a
-        # slow machine after the steady window): the operator waited on it, not on itself.
-        # Break the lab again and measure on a steady API server.
-        restarts_seen += 1
-        print(f"\nthe API server restarted while the fix was graded ({took:.2f}s): again")
+        # slow machine after the steady window), or the Service lost its endpoint: the operator
+        # waited on its way to the API, not on itself. Break the lab again and measure anew.
+        changed += 1
+        print(f"\nthe way to the API server changed while the fix was graded in {took:.2f}s "
+              f"(container, EndpointSlice version: {serving} -> {now}): again")  # fmt: skip
         wait_until(lambda: answers_steadily(node), 240, "the API server to stay up",
                    interval=0.2)  # fmt: skip
         kubectl("-n", f"lab-{name}", "apply", "-f", "-", input=json.dumps(broken))
         wait_until(lambda: condition(name, "Solved").get("status") == "False", 60,
                    f"lab {name} broken again")  # fmt: skip
     else:
-        pytest.fail(f"the API server restarted during each of {MEASUREMENTS} measurements")
+        pytest.fail(f"the way to the API server changed during each of {MEASUREMENTS} fixes")
     print(f"\nfix after a {OUTAGE_SECONDS}s API outage graded in {took:.2f}s after kubectl "
           f"applied it in {fixed - started:.2f}s (the kubernetes Service reached the API again "
           f"{service_gap:.1f}s after it answered)")  # fmt: skip
@@ -173,7 +182,7 @@ def test_a_fix_after_an_api_outage_is_graded_within_seconds(operator: InClusterO
         service_back_after_s=round(service_gap, 1),
         fix_applied_in_s=round(fixed - started, 2),
         fix_graded_after_s=round(took, 2),
-        restarted_while_graded=restarts_seen,
+        api_path_changed_while_graded=changed,
     )
     assert took < 5, (
         f"a fix after the outage took {took:.1f}s to be graded; the operator's log:\n"
