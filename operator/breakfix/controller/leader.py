@@ -264,7 +264,9 @@ async def run_elected(
     # The dashboard's Service selects the leader: labelled before its startup is done (caches
     # filled, dashboard listening), the pod would take connections it refuses, and a
     # `kubectl port-forward` through the Service ends at the first refused one.
-    await _first(ready.wait(), asyncio.shield(operator), asyncio.shield(lost))
+    await _first(
+        ready.wait(), asyncio.shield(operator), asyncio.shield(lost), asyncio.shield(election.task)
+    )
     if ready.is_set():
         await mark_role(kube, "leader")
     # A campaign that ends in an error renews no more: as good as lost.
